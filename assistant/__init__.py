@@ -1,0 +1,24 @@
+"""Offline chat assistant that answers questions about an article with grounded citations."""
+
+from .config import Settings
+from .schema import Answer, AssistantError, Citation, InputError, ModelUnavailableError
+
+__all__ = [
+    "Answer",
+    "Assistant",
+    "AssistantError",
+    "Citation",
+    "InputError",
+    "ModelUnavailableError",
+    "Settings",
+    "answer",
+]
+
+
+def __getattr__(name):
+    # Heavy imports (torch, chromadb, llama.cpp) only when the engine is first used.
+    if name in {"Assistant", "answer", "default_assistant"}:
+        from . import answering
+
+        return getattr(answering, name)
+    raise AttributeError(name)

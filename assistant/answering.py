@@ -1,0 +1,254 @@
+"""Question in, grounded answer out: the one ``answer()`` that the CLI, the chat page and the evaluation share.
+
+The model proposes a short answer; whether to answer at all is decided from signals the system already
+has (are the question's names and terms in the sources, did the model decline, does the answer's every
+number and name occur in the sentences that support it). Any failed signal means an abstention.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+
+from . import llm as llm_mod
+from .citations import (
+    Sentence,
+    Vocabulary,
+    content_words,
+    make_citations,
+    names,
+    numbers,
+    select_support,
+    sentences_of,
+    verify,
+)
+from .config import Settings
+from .documents import Passage, load_documents, read_text
+from .index import build_or_load
+from .retrieval import Hit, HybridRetriever
+from .schema import Answer, InputError
+
+ABSTAIN_MARKERS = re.compile(
+    r"not in (the )?article|does(n't| not) (say|state|mention|specify|provide)|not (mentioned|specified|stated|provided)"
+    r"|no information|cannot (be )?(determine|answer|find)|can't (determine|answer)|unknown|i don't know|not clear",
+    re.IGNORECASE,
+)
+INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules|prompt|above|previous|context|article)\b"
+    r"|\b(system|hidden|initial) prompt\b|\breveal\b.{0,30}\b(prompt|instructions?)\b|\byou are now\b|\bact as\b"
+    r"|\bpretend (to be|you)\b|\brole[- ]?play\b|\bjailbreak\b|\bDAN\b|\bdeveloper mode\b"
+    r"|\b(outside|general|your own|prior) knowledge\b|\bfrom now on\b",
+    re.IGNORECASE,
+)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+@dataclass
+class Decision:
+    """Why an answer was given or withheld; kept for evaluation and the UI."""
+
+    standalone: str = ""
+    reasons: list[str] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    raw: str = ""
+
+
+def abstain_text(detail: str = "") -> str:
+    return "The article does not say" + (f" {detail}" if detail else "") + "."
+
+
+def clean_question(question: object, limit: int) -> str:
+    if not isinstance(question, str):
+        raise InputError("The question must be text.")
+    q = CONTROL.sub(" ", unicodedata.normalize("NFC", question)).strip()
+    if not q:
+        raise InputError("Please type a question.")
+    if len(q) > limit:
+        raise InputError(f"The question is {len(q):,} characters long; the limit is {limit:,}. Please shorten it.")
+    return q
+
+
+def _load_prompt(settings: Settings, name: str) -> str:
+    path = settings.prompts / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"Prompt file {path} is missing.") from exc
+
+
+class Assistant:
+    """Holds the loaded sources, index, retriever and model so that repeated questions reload nothing."""
+
+    def __init__(self, settings: Settings | None = None, progress: bool = False):
+        self.settings = settings or Settings.from_env()
+        t0 = time.perf_counter()
+        self.documents = load_documents(self.settings.seeds, self.settings.root)
+        self._texts = {d.source: d.text for d in self.documents}
+        self.index = build_or_load(self.documents, self.settings, progress=progress)
+        self.retriever = HybridRetriever(self.index, k=self.settings.k, rrf_k=self.settings.rrf_k)
+        self.vocab = Vocabulary("\n".join(d.text for d in self.documents))
+        self.startup_s = time.perf_counter() - t0
+        self._chat = None
+        self._lock = threading.Lock()
+        self.system_prompt = _load_prompt(self.settings, "answer_system.md")
+        self.user_prompt = _load_prompt(self.settings, "answer_user.md")
+        self.condense_prompt = _load_prompt(self.settings, "condense.md")
+
+    # -- model ---------------------------------------------------------------------------------------
+    @property
+    def chat(self):
+        with self._lock:
+            if self._chat is None:
+                self._chat = llm_mod.chat_model(self.settings)
+        return self._chat
+
+    @property
+    def model(self) -> str:
+        return llm_mod.model_label(self.settings)
+
+    def answer_chain(self):
+        """LCEL: prompt | model | text. ``invoke``, ``stream`` and ``batch`` all work on it."""
+        prompt = ChatPromptTemplate.from_messages([("system", self.system_prompt), ("human", self.user_prompt)])
+        return prompt | self.chat | StrOutputParser()
+
+    def condense_chain(self):
+        prompt = ChatPromptTemplate.from_messages([("human", self.condense_prompt)])
+        return prompt | self.chat | StrOutputParser()
+
+    # -- pieces ----------------------------------------------------------------------------------------
+    def source_text(self, source: str) -> str:
+        if source not in self._texts:
+            self._texts[source] = read_text(self.settings.root / source)
+        return self._texts[source]
+
+    def context_passages(self, hits: list[Hit]) -> list[Passage]:
+        """The whole corpus when it is small (a stable prompt prefix llama.cpp can reuse), else the hits."""
+        total = sum(len(p.text) for p in self.index.passages)
+        chosen = self.index.passages if total <= self.settings.full_context_chars else [h.passage for h in hits]
+        return sorted(chosen, key=lambda p: p.order)
+
+    def format_context(self, passages: list[Passage]) -> str:
+        multi = len({p.source for p in passages}) > 1
+        parts, last = [], None
+        for p in passages:
+            if multi and p.source != last:
+                parts.append(f"[{Path(p.source).name}]")
+                last = p.source
+            parts.append(p.text)
+        return "\n\n".join(parts)
+
+    def standalone_question(self, question: str, history: list[tuple[str, str]] | None) -> str:
+        if not history:
+            return question
+        turns = history[-self.settings.max_history_turns :]
+        convo = "\n".join(f"User: {u[:400]}\nAssistant: {a[:400]}" for u, a in turns)
+        rewritten = self.condense_chain().invoke({"history": convo, "question": question}).strip()
+        rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""
+        if not rewritten or len(rewritten) > 3 * len(question) + 200:
+            return question
+        return rewritten
+
+    def precheck(self, question: str) -> str | None:
+        """A reason to abstain before asking the model: names or most key terms absent from the sources."""
+        if INJECTION.search(question):
+            return "the question asks to change the assistant's instructions"
+        missing = [n for n in names(question) if not self.vocab.has(n)]
+        missing += [n for n in numbers(question) if n not in self.vocab.numbers]
+        if missing:
+            return f"the sources never mention {', '.join(dict.fromkeys(missing))}"
+        terms = content_words(question)
+        if terms and self.vocab.coverage(terms) < self.settings.min_term_coverage:
+            return "most of the question's terms do not occur in the sources"
+        return None
+
+    def postcheck(self, question: str, raw: str, passages: list[Passage]) -> tuple[str, list[Sentence], str | None]:
+        """Clean the model's answer, find its support, and say why it cannot be given (or None)."""
+        short = raw.strip().splitlines()[0].strip() if raw.strip() else ""
+        short = re.sub(r"^(answer|a)\s*:\s*", "", short, flags=re.IGNORECASE).strip().strip('"“”').strip()
+        if not short or ABSTAIN_MARKERS.search(short):
+            return short, [], "the model found no answer in the article"
+        support = select_support(short, question, sentences_of(passages))
+        if not support:
+            return short, [], "no sentence supports the answer"
+        cited = " ".join(s.text for s in support)
+        check = verify(short, cited, self.vocab)
+        if not check.ok:
+            return short, support, check.reason
+        # The cited paragraph must be about the question's names (e.g. not Aliyev for "president of Turkey").
+        where = Vocabulary(" ".join({s.passage.text for s in support}))
+        absent = [n for n in names(question) if not where.has(n)]
+        if absent:
+            return short, support, f"the supporting passage does not mention {', '.join(absent)}"
+        return short, support, None
+
+    # -- the contract --------------------------------------------------------------------------------
+    def stream(
+        self, question: str, history: list[tuple[str, str]] | None = None
+    ) -> Iterator[tuple[str, str | Decision | Answer]]:
+        """Yield ("token", text) while the model writes, ("decision", Decision), then ("answer", Answer)."""
+        t0 = time.perf_counter()
+        q = clean_question(question, self.settings.max_question_chars)
+        timings: dict[str, float] = {}
+        standalone = self.standalone_question(q, history)
+        timings["condense_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        hits = self.retriever.retrieve(standalone)
+        timings["retrieve_s"] = time.perf_counter() - t1
+        decision = Decision(standalone=standalone, hits=hits)
+        reason = self.precheck(q) if INJECTION.search(q) else self.precheck(standalone)
+        raw, support = "", []
+        if reason is None:
+            t2 = time.perf_counter()
+            passages = self.context_passages(hits)
+            inputs = {"context": self.format_context(passages), "question": standalone}
+            for piece in self.answer_chain().stream(inputs):
+                if "first_token_s" not in timings:
+                    timings["first_token_s"] = time.perf_counter() - t0
+                raw += piece
+                yield "token", piece
+            timings["generate_s"] = time.perf_counter() - t2
+            short, support, reason = self.postcheck(standalone, raw, passages)
+        decision.raw = raw
+        timings["total_s"] = time.perf_counter() - t0
+        yield "decision", decision
+        if reason is not None:
+            decision.reasons.append(reason)
+            yield "answer", Answer(text=abstain_text(), abstained=True, timings=timings, model=self.model)
+            return
+        cites = make_citations(support, self.source_text)
+        marks = "".join(f"[{c.n}]" for c in cites)
+        text = f"{short.rstrip('.')} {marks}."
+        yield "answer", Answer(text=text, citations=cites, abstained=False, timings=timings, model=self.model)
+
+    def answer(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+        final = None
+        for kind, value in self.stream(question, history):
+            if kind == "answer":
+                final = value
+        assert isinstance(final, Answer)
+        return final
+
+
+_DEFAULT: Assistant | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_assistant() -> Assistant:
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = Assistant()
+        return _DEFAULT
+
+
+def answer(question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+    """Answer a question about the sources in ``seeds/`` with citations, or abstain."""
+    return default_assistant().answer(question, history)

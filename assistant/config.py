@@ -1,0 +1,99 @@
+"""All settings in one place: defaults, overridden by ``ASSISTANT_*`` environment variables.
+
+CLI flags override these again by building a new ``Settings`` with ``settings.model_copy(update=...)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+# Offline switches: set before any Hugging Face / Chroma import so that nothing tries the network.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+for _k, _v in OFFLINE_ENV.items():
+    os.environ.setdefault(_k, _v)
+
+
+def _default_root() -> Path:
+    return Path(os.environ.get("ASSISTANT_ROOT", os.getcwd())).resolve()
+
+
+def _default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "assistant"
+
+
+class Settings(BaseModel):
+    """Every tunable of the assistant. Field names map to ``ASSISTANT_<NAME>`` variables."""
+
+    root: Path = Field(default_factory=_default_root, description="Project root; sources are cited relative to it.")
+    seeds_dir: Path | None = Field(None, description="Source documents (default: <root>/seeds).")
+    index_dir: Path | None = Field(None, description="Persistent Chroma store (default: <root>/index).")
+    prompts_dir: Path | None = Field(
+        None, description="Prompt files (default: <root>/prompts, else the packaged copy)."
+    )
+    cache_dir: Path = Field(default_factory=_default_cache, description="Where the joined GGUF model lives.")
+
+    # splitting
+    chunk_size: int = Field(600, description="Max characters per passage.")
+    chunk_overlap: int = Field(0, description="Characters shared by neighbouring passages.")
+
+    # retrieval
+    k: int = Field(4, description="Passages returned by hybrid retrieval.")
+    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
+    full_context_chars: int = Field(
+        6000, description="A corpus up to this size is given to the model whole, in a stable order (prefix reuse)."
+    )
+
+    # generation
+    backend: str = Field("llamacpp", description="'llamacpp' (in-process GGUF) or 'openai' (compatible endpoint).")
+    model_path: Path | None = Field(None, description="A GGUF file to use instead of the joined default.")
+    llm_url: str | None = Field(None, description="OpenAI-compatible base URL (backend=openai).")
+    llm_model: str = Field("qwen2.5-coder-1.5b-instruct", description="Model name sent to the OpenAI endpoint.")
+    llm_api_key: str = Field("not-needed", description="API key for the OpenAI endpoint.")
+    n_ctx: int = Field(4096, description="Context window of the local model.")
+    n_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    max_tokens: int = Field(64, description="Longest answer the model may write.")
+    seed: int = Field(0)
+
+    # input limits
+    max_question_chars: int = Field(2000)
+    max_history_turns: int = Field(6, description="Most recent conversation turns kept for follow-ups.")
+
+    # answerability
+    min_term_coverage: float = Field(
+        0.5, description="Share of the question's key terms that must occur in the corpus to attempt an answer."
+    )
+
+    @property
+    def seeds(self) -> Path:
+        return (self.seeds_dir or self.root / "seeds").resolve()
+
+    @property
+    def index(self) -> Path:
+        return (self.index_dir or self.root / "index").resolve()
+
+    @property
+    def prompts(self) -> Path:
+        if self.prompts_dir:
+            return self.prompts_dir.resolve()
+        local = self.root / "prompts"
+        return local if local.is_dir() else Path(__file__).resolve().parent.parent / "prompts"
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        values: dict = {}
+        for name in cls.model_fields:
+            env = os.environ.get(f"ASSISTANT_{name.upper()}")
+            if env not in (None, ""):
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

