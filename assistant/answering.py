@@ -19,22 +19,13 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from . import llm as llm_mod
-from .citations import (
-    Sentence,
-    Vocabulary,
-    content_words,
-    make_citations,
-    names,
-    numbers,
-    select_support,
-    sentences_of,
-    verify,
-)
+from .citations import Sentence, make_citations, select_support, sentences_of, verify
 from .config import Settings
 from .documents import Passage, load_documents, read_text
 from .index import build_or_load
 from .retrieval import Hit, HybridRetriever
 from .schema import Answer, InputError
+from .text import Vocabulary, content_words, names, numbers
 
 ABSTAIN_MARKERS = re.compile(
     r"not in (the )?article|does(n't| not) (say|state|mention|specify|provide)"
@@ -99,8 +90,10 @@ class Assistant:
         self.startup_s = time.perf_counter() - t0
         self._chat = None
         self._lock = threading.Lock()
-        self.system_prompt = _load_prompt(self.settings, "answer_system.md")
-        self.user_prompt = _load_prompt(self.settings, "answer_user.md")
+        # The system message (instructions + article) is shared by both chains, so llama.cpp reuses its
+        # evaluated prefix for every request instead of re-reading the article.
+        self.system_prompt = _load_prompt(self.settings, "system.md")
+        self.answer_prompt = _load_prompt(self.settings, "answer.md")
         self.condense_prompt = _load_prompt(self.settings, "condense.md")
 
     # -- model ---------------------------------------------------------------------------------------
@@ -117,11 +110,11 @@ class Assistant:
 
     def answer_chain(self):
         """LCEL: prompt | model | text. ``invoke``, ``stream`` and ``batch`` all work on it."""
-        prompt = ChatPromptTemplate.from_messages([("system", self.system_prompt), ("human", self.user_prompt)])
+        prompt = ChatPromptTemplate.from_messages([("system", self.system_prompt), ("human", self.answer_prompt)])
         return prompt | self.chat | StrOutputParser()
 
     def condense_chain(self):
-        prompt = ChatPromptTemplate.from_messages([("human", self.condense_prompt)])
+        prompt = ChatPromptTemplate.from_messages([("system", self.system_prompt), ("human", self.condense_prompt)])
         return prompt | self.chat | StrOutputParser()
 
     # -- pieces ----------------------------------------------------------------------------------------
@@ -146,12 +139,12 @@ class Assistant:
             parts.append(p.text)
         return "\n\n".join(parts)
 
-    def standalone_question(self, question: str, history: list[tuple[str, str]] | None) -> str:
+    def standalone_question(self, question: str, history: list[tuple[str, str]] | None, context: str) -> str:
         if not history:
             return question
         turns = history[-self.settings.max_history_turns :]
         convo = "\n".join(f"User: {u[:400]}\nAssistant: {a[:400]}" for u, a in turns)
-        rewritten = self.condense_chain().invoke({"history": convo, "question": question}).strip()
+        rewritten = self.condense_chain().invoke({"context": context, "history": convo, "question": question}).strip()
         rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""
         if not rewritten or len(rewritten) > 3 * len(question) + 200:
             return question
@@ -197,14 +190,21 @@ class Assistant:
         """Yield ("token", text) while the model writes, ("decision", Decision), then ("answer", Answer)."""
         t0 = time.perf_counter()
         q = clean_question(question, self.settings.max_question_chars)
+        history = [(str(u), str(a)) for u, a in (history or [])]
         timings: dict[str, float] = {}
-        standalone = self.standalone_question(q, history)
+        standalone, reason = q, None
+        if INJECTION.search(q):
+            reason = "the question asks to change the assistant's instructions"
+        elif history:
+            # Rewrite the follow-up with the article in view (same prompt prefix as answering).
+            around = self.context_passages(self.retriever.retrieve(f"{history[-1][0]} {q}"))
+            standalone = self.standalone_question(q, history, self.format_context(around))
         timings["condense_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         hits = self.retriever.retrieve(standalone)
         timings["retrieve_s"] = time.perf_counter() - t1
         decision = Decision(standalone=standalone, hits=hits)
-        reason = self.precheck(q) if INJECTION.search(q) else self.precheck(standalone)
+        reason = reason or self.precheck(standalone)
         raw, support = "", []
         if reason is None:
             t2 = time.perf_counter()

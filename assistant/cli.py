@@ -107,5 +107,51 @@ def chat(ctx):
         history.append((q, ans.text))
 
 
+@main.command("eval")
+@click.argument("sets", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Report folder [reports/eval-<time>/].")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Earlier results.json.")
+@click.option("--min", "minimums", multiple=True, metavar="METRIC=VALUE", help="Fail below this (0.8 or 80%).")
+@click.option("--max", "maximums", multiple=True, metavar="METRIC=VALUE", help="Fail above this (latency_p95_s=5).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N selected questions of each set.")
+@click.option("--tags", multiple=True, help="Only questions with any of these tags (comma-separated or repeated).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel questions (openai).")
+@click.option("--failures-only", is_flag=True, help="List only the questions that did not pass.")
+@click.pass_context
+def eval_command(ctx, sets, out, baseline, minimums, maximums, limit, tags, jobs, failures_only):
+    """Run question sets (YAML or SQuAD .jsonl) and report pass/fail, metrics and regressions.
+
+    Exits 1 on a pass->fail regression against --baseline or a metric outside --min/--max.
+    The local model answers one question at a time, so --jobs helps only with --backend openai.
+    """
+    from .evaluation import eval_command as run_eval
+
+    try:
+        opts = dict(out=out, baseline=baseline, minimums=minimums, maximums=maximums, limit=limit, tags=tags)
+        code = run_eval(_settings(ctx), list(sets), jobs=jobs, failures_only=failures_only, **opts)
+    except AssistantError as exc:
+        _fail(exc)
+    ctx.exit(code)
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (ASSISTANT_HOST; default 127.0.0.1, this machine only).")
+@click.option("--port", type=int, help="Port (ASSISTANT_PORT; default 7860).")
+@click.option(
+    "--feedback",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSONL file for thumbs up/down (ASSISTANT_FEEDBACK_PATH; default reports/feedback.jsonl).",
+)
+@click.pass_context
+def ui(ctx, host, port, feedback):
+    """Serve the chat page in the browser (local only; never shared publicly)."""
+    from .ui import serve
+
+    try:
+        serve(_settings(ctx), host=host, port=port, feedback=feedback)
+    except AssistantError as exc:
+        _fail(exc)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,24 +1,24 @@
 """Hybrid retrieval: Chroma vector search fused with BM25 keyword search by reciprocal rank fusion.
 
 Vectors find paraphrases; BM25 finds exact names and numbers that small embedding models blur.
+BM25 is rank_bm25 used directly: LangChain's BM25Retriever wrapper lives in langchain-community, which is
+being sunset, and adds nothing we need.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from langchain_community.retrievers import BM25Retriever
-from langchain_core.documents import Document as LCDocument
+from rank_bm25 import BM25Okapi
 
 from .documents import Passage
 from .index import Index
-
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+from .text import content_words, stem
 
 
 def tokenize(text: str) -> list[str]:
-    return [t.lower() for t in _TOKEN.findall(text.replace("’", "'"))]
+    """BM25 terms: content words, stemmed, so 'the' and 'who' do not outrank the words that matter."""
+    return [stem(w) for w in content_words(text)]
 
 
 @dataclass
@@ -36,18 +36,15 @@ class HybridRetriever:
         self.k = k
         self.rrf_k = rrf_k
         self._by_id = index.by_id
-        self.bm25 = BM25Retriever.from_documents(
-            [LCDocument(page_content=p.text, metadata={"id": p.id}) for p in index.passages],
-            preprocess_func=tokenize,
-        )
+        self.bm25 = BM25Okapi([tokenize(p.text) for p in index.passages])
 
     def retrieve(self, query: str, k: int | None = None) -> list[Hit]:
         k = k or self.k
         depth = max(k * 3, 10)
         n = len(self.index.passages)
         vec = self.index.store.similarity_search_with_score(query, k=min(depth, n))
-        self.bm25.k = min(depth, n)
-        kw = self.bm25.invoke(query)
+        bm = self.bm25.get_scores(tokenize(query))
+        kw = [i for i in sorted(range(n), key=lambda i: -bm[i]) if bm[i] > 0][:depth]
         scores: dict[str, float] = {}
         sims: dict[str, float] = {}
         vranks: dict[str, int] = {}
@@ -57,11 +54,8 @@ class HybridRetriever:
             sims[pid] = 1.0 - float(dist)
             vranks[pid] = rank
             scores[pid] = scores.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        q_terms = set(tokenize(query))
-        for rank, doc in enumerate(kw):
-            pid = doc.metadata["id"]
-            if not q_terms & set(tokenize(doc.page_content)):
-                continue  # BM25 returns every passage; only keyword matches count
+        for rank, i in enumerate(kw):
+            pid = self.index.passages[i].id
             branks[pid] = rank
             scores[pid] = scores.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         ranked = sorted(scores, key=lambda pid: -scores[pid])[:k]

@@ -1,0 +1,484 @@
+"""Question sets for regression testing: the YAML format (validated, errors name the line and field) and
+SQuAD 2.0 style JSONL.
+
+YAML format (one file per set, e.g. ``tests/questions/article.yaml``)::
+
+    name: article                 # optional; default: the file name without its extension
+    description: Free text.       # optional
+    sources: ../../seeds          # optional; folder of source documents, relative to this file;
+                                  # default: the assistant's configured seeds folder
+    questions:                    # required: a list (a file may also be just this list)
+      - id: sharifov-led          # required, unique in the file (text or a number)
+        question: Who led the delegation to Damascus?     # required, non-empty text
+        history:                  # optional: the conversation before the question,
+          - [Who visited Damascus?, An Azerbaijani delegation [1].]   #   a list of [user, assistant] pairs
+        tags: [fact]              # optional: a word or a list of words (used by --tags)
+        # expectations: at least one of
+        expect_abstain: true      # the assistant must abstain (false: it must answer)
+        must_include:             # groups of alternatives; every group must occur in the answer
+          - [Sharifov]            #   (case-insensitive substring); a group may be a plain string
+          - [12, twelve]
+        reference: Deputy Prime Minister Samir Sharifov   # a reference answer
+        cite: led by Deputy Prime Minister Samir Sharifov # text one cited span must contain
+                                  #   (a string, or a list of alternatives)
+        known_failure: why        # optional: the question is expected to fail (strict xfail)
+
+``expect_abstain: true`` cannot be combined with ``must_include``, ``reference`` or ``cite``. Unknown fields,
+duplicate fields and duplicate ids are errors. Every problem is reported as ``file:line: question 'id' field
+'name': what is wrong``, all problems of a file at once.
+
+SQuAD 2.0 style JSONL (``.jsonl``): one article per line, ``{"title", "context", "qas": [{"id", "question",
+"answers", "is_impossible"}]}``; ``answers`` is a list of strings or of ``{"text": ...}`` objects. Each
+article's context becomes the only source document for its questions. An impossible question expects an
+abstention; an answerable one expects one of its gold answers (SQuAD-normalised) to occur in the answer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .schema import AssistantError
+
+YAML_SUFFIXES = {".yaml", ".yml"}
+JSONL_SUFFIXES = {".jsonl"}
+SET_FIELDS = ("name", "description", "sources", "questions")
+QUESTION_FIELDS = (
+    "id",
+    "question",
+    "history",
+    "tags",
+    "expect_abstain",
+    "must_include",
+    "reference",
+    "cite",
+    "known_failure",
+)
+EXPECTATIONS = ("expect_abstain", "must_include", "reference", "cite")
+
+
+class QuestionSetError(AssistantError):
+    """A question set file that cannot be used; ``errors`` lists every problem as ``file:line: ...``."""
+
+    def __init__(self, path: Path | str, errors: list[str]):
+        self.path = str(path)
+        self.errors = errors
+        n = len(errors)
+        head = f"{path}: {n} problem{'s' if n != 1 else ''} in the question set:"
+        super().__init__("\n".join([head, *(f"  {e}" for e in errors)]))
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    history: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    expect_abstain: bool | None = None  # None: not stated (answerable when it has answer expectations)
+    must_include: list[list[str]] = field(default_factory=list)
+    reference: str | None = None
+    cite: list[str] = field(default_factory=list)
+    known_failure: str | None = None
+    answers: list[str] = field(default_factory=list)  # SQuAD gold answers (answerable SQuAD questions)
+    context: str | None = None  # key into QuestionSet.contexts (SQuAD); None: the set's sources
+    line: int = 0  # line of the question in its file
+
+    @property
+    def answerable(self) -> bool:
+        return not self.expect_abstain
+
+
+@dataclass
+class QuestionSet:
+    name: str
+    path: Path
+    kind: str  # "yaml" or "squad"
+    questions: list[Question]
+    description: str = ""
+    sources: Path | None = None  # YAML: folder of sources; None: the configured seeds
+    contexts: dict[str, str] = field(default_factory=dict)  # SQuAD: title -> context text
+    sha256: str = ""
+
+    def select(self, tags: list[str] | None = None, limit: int | None = None) -> list[Question]:
+        """Questions having any of ``tags`` (all when empty), the first ``limit`` of them."""
+        wanted = {t.lower() for t in tags or []}
+        chosen = [q for q in self.questions if not wanted or wanted & {t.lower() for t in q.tags}]
+        return chosen[:limit] if limit else chosen
+
+
+def load_question_set(path: Path | str) -> QuestionSet:
+    """Read a YAML (``.yaml``/``.yml``) or SQuAD JSONL (``.jsonl``) question set; raise QuestionSetError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise QuestionSetError(path, [f"{path}: cannot read the file ({exc.strerror or exc})"]) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise QuestionSetError(path, [f"{path}: not valid UTF-8 ({exc})"]) from exc
+    suffix = path.suffix.lower()
+    if suffix in YAML_SUFFIXES:
+        qset = parse_yaml_set(text, path)
+    elif suffix in JSONL_SUFFIXES:
+        qset = parse_squad_jsonl(text, path)
+    else:
+        raise QuestionSetError(path, [f"{path}: unknown kind of question set; use .yaml/.yml or SQuAD .jsonl"])
+    qset.sha256 = hashlib.sha256(raw).hexdigest()
+    return qset
+
+
+# -- YAML ----------------------------------------------------------------------------------------------
+
+
+class _Map(dict):
+    """A YAML mapping that remembers where it and each of its values start (1-based lines)."""
+
+    line: int = 0
+    value_lines: dict
+
+
+class _Seq(list):
+    line: int = 0
+    item_lines: list
+
+
+class _Loader(yaml.SafeLoader):
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.duplicates: list[tuple[object, int]] = []
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode):
+    data = _Map()
+    data.line = node.start_mark.line + 1
+    data.value_lines = {}
+    yield data
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark
+            )
+        if key in data:
+            loader.duplicates.append((key, key_node.start_mark.line + 1))
+        data[key] = loader.construct_object(value_node, deep=True)
+        data.value_lines[key] = value_node.start_mark.line + 1
+
+
+def _construct_seq(loader: _Loader, node: yaml.SequenceNode):
+    data = _Seq()
+    data.line = node.start_mark.line + 1
+    data.item_lines = [n.start_mark.line + 1 for n in node.value]
+    yield data
+    data.extend(loader.construct_sequence(node, deep=True))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> QuestionSetError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = f":{mark.line + 1}" if mark is not None else ""
+    what = " ".join(str(x) for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x)
+    return QuestionSetError(path, [f"{path}{line}: invalid YAML: {what or exc}"])
+
+
+class _Errors:
+    def __init__(self, path: Path):
+        self.path = path
+        self.items: list[str] = []
+
+    def add(self, line: int, where: str, message: str) -> None:
+        self.items.append(f"{self.path}:{line}: {where}: {message}")
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _scalar_text(value: object) -> str | None:
+    """Text, or a number written without quotes (``12``); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return str(value)
+    return value.strip() if _is_text(value) else None
+
+
+def parse_yaml_set(text: str, path: Path | str = "<string>") -> QuestionSet:
+    """Parse and validate a YAML question set (see the module docstring for the format)."""
+    path = Path(path)
+    loader = _Loader(text)
+    try:
+        doc = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise _yaml_error(path, exc) from exc
+    finally:
+        loader.dispose()
+    errors = _Errors(path)
+    for key, line in loader.duplicates:
+        errors.add(line, f"field {key!r}", "appears twice in the same mapping")
+    name, description, sources = path.stem, "", None
+    if isinstance(doc, _Map):
+        for key in doc:
+            if key not in SET_FIELDS:
+                errors.add(doc.value_lines[key], f"field {key!r}", _unknown(key, SET_FIELDS, "set"))
+        if "name" in doc:
+            if _scalar_text(doc["name"]) is None:
+                errors.add(doc.value_lines["name"], "field 'name'", "must be non-empty text")
+            else:
+                name = _scalar_text(doc["name"])
+        if "description" in doc:
+            if not isinstance(doc["description"], str):
+                errors.add(doc.value_lines["description"], "field 'description'", "must be text")
+            else:
+                description = doc["description"].strip()
+        if "sources" in doc:
+            if not _is_text(doc["sources"]):
+                errors.add(doc.value_lines["sources"], "field 'sources'", "must be a folder path")
+            else:
+                sources = (path.parent / doc["sources"].strip()).resolve()
+                if not sources.is_dir():
+                    errors.add(doc.value_lines["sources"], "field 'sources'", f"folder {sources} does not exist")
+        if "questions" not in doc:
+            errors.add(doc.line, "field 'questions'", "is missing: the set needs a list of questions")
+            items = None
+        else:
+            items = doc["questions"]
+            if not isinstance(items, _Seq):
+                errors.add(doc.value_lines["questions"], "field 'questions'", "must be a list of questions")
+                items = None
+    elif isinstance(doc, _Seq):
+        items = doc
+    else:
+        what = "the file is empty" if doc is None else f"found {type(doc).__name__}"
+        errors.add(1, "file", f"must be a mapping with a 'questions' list (or just the list); {what}")
+        items = None
+    questions: list[Question] = []
+    if items is not None:
+        if not items:
+            errors.add(items.line, "field 'questions'", "is empty")
+        seen: dict[str, int] = {}
+        for item, line in zip(items, items.item_lines, strict=True):
+            q = _parse_question(item, line, len(questions) + 1, errors)
+            if q is None:
+                continue
+            if q.id in seen:
+                errors.add(q.line, f"question {q.id!r} field 'id'", f"duplicate id (first used on line {seen[q.id]})")
+            else:
+                seen[q.id] = q.line
+            questions.append(q)
+    if errors.items:
+        raise QuestionSetError(path, errors.items)
+    return QuestionSet(name, path, "yaml", questions, description=description, sources=sources)
+
+
+def _unknown(key: object, allowed: tuple[str, ...], what: str) -> str:
+    close = difflib.get_close_matches(str(key), allowed, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what} field{hint}; allowed: {', '.join(allowed)}"
+
+
+def _parse_question(item: object, line: int, number: int, errors: _Errors) -> Question | None:
+    if not isinstance(item, _Map):
+        errors.add(line, f"question #{number}", "must be a mapping with at least 'id' and 'question'")
+        return None
+    lines = item.value_lines
+    qid = _scalar_text(item.get("id"))
+    label = f"question {qid!r}" if qid else f"question #{number}"
+    ok = True
+
+    def bad(key: str, message: str) -> None:
+        nonlocal ok
+        ok = False
+        errors.add(lines.get(key, item.line), f"{label} field {key!r}", message)
+
+    for key in item:
+        if key not in QUESTION_FIELDS:
+            bad(key, _unknown(key, QUESTION_FIELDS, "question"))
+    if "id" not in item:
+        bad("id", "is missing")
+    elif qid is None:
+        bad("id", "must be non-empty text or a number")
+    question = item.get("question")
+    if "question" not in item:
+        bad("question", "is missing")
+    elif not _is_text(question):
+        bad("question", "must be non-empty text")
+    history = _history(item.get("history"), bad) if "history" in item else []
+    tags = _words(item.get("tags"), "tags", bad) if "tags" in item else []
+    expect = item.get("expect_abstain")
+    if "expect_abstain" in item and not isinstance(expect, bool):
+        bad("expect_abstain", "must be true or false")
+        expect = None
+    must = _groups(item.get("must_include"), bad) if "must_include" in item else []
+    reference = item.get("reference")
+    if "reference" in item and _scalar_text(reference) is None:
+        bad("reference", "must be non-empty text")
+    cite = _words(item.get("cite"), "cite", bad) if "cite" in item else []
+    known = item.get("known_failure")
+    if "known_failure" in item and not _is_text(known):
+        bad("known_failure", "must be the reason, as non-empty text")
+    if not any(k in item for k in EXPECTATIONS):
+        bad("expect_abstain", f"no expectation: give at least one of {', '.join(EXPECTATIONS)}")
+    if expect is True:
+        for key in ("must_include", "reference", "cite"):
+            if key in item:
+                bad(key, "cannot be combined with expect_abstain: true")
+    if not ok:
+        return None
+    return Question(
+        id=qid,
+        question=question.strip(),
+        history=history,
+        tags=tags,
+        expect_abstain=expect,
+        must_include=must,
+        reference=_scalar_text(reference) if reference is not None else None,
+        cite=cite,
+        known_failure=known.strip() if isinstance(known, str) else None,
+        line=item.line,
+    )
+
+
+def _history(value: object, bad) -> list[tuple[str, str]]:
+    if not isinstance(value, list):
+        bad("history", "must be a list of [user, assistant] pairs")
+        return []
+    pairs = []
+    for i, pair in enumerate(value, start=1):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+            bad("history", f"turn {i} must be a [user question, assistant answer] pair of texts")
+            continue
+        pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def _words(value: object, key: str, bad) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    out = [_scalar_text(v) for v in items]
+    if not items or any(v is None for v in out):
+        bad(key, "must be non-empty text or a list of non-empty texts")
+        return []
+    return out
+
+
+def _groups(value: object, bad) -> list[list[str]]:
+    items = value if isinstance(value, list) else [value]
+    groups = []
+    for i, group in enumerate(items, start=1):
+        alts = group if isinstance(group, list) else [group]
+        texts = [_scalar_text(a) for a in alts]
+        if not alts or any(t is None for t in texts):
+            bad("must_include", f"group {i} must be a text or a list of alternative texts, none of them empty")
+            continue
+        groups.append(texts)
+    if not items:
+        bad("must_include", "must list at least one group")
+    return groups
+
+
+# -- SQuAD 2.0 JSONL -------------------------------------------------------------------------------------
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^\w.-]+|_+", "_", title).strip("._") or "article"
+
+
+def parse_squad_jsonl(text: str, path: Path | str = "<string>") -> QuestionSet:
+    """One article per line; each question's ``context`` names its article's entry in ``contexts``."""
+    path = Path(path)
+    errors = _Errors(path)
+    contexts: dict[str, str] = {}
+    questions: list[Question] = []
+    seen: dict[str, int] = {}
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except ValueError as exc:
+            errors.add(lineno, "line", f"invalid JSON ({exc})")
+            continue
+        if not isinstance(rec, dict):
+            errors.add(lineno, "line", "must be a JSON object with title, context and qas")
+            continue
+        title = rec.get("title")
+        where = f"article {title!r}" if _is_text(title) else "article"
+        if not _is_text(title):
+            errors.add(lineno, f"{where} field 'title'", "must be non-empty text")
+            continue
+        context = rec.get("context")
+        if not _is_text(context):
+            errors.add(lineno, f"{where} field 'context'", "must be non-empty text")
+            continue
+        qas = rec.get("qas")
+        if not isinstance(qas, list):
+            errors.add(lineno, f"{where} field 'qas'", "must be a list of questions")
+            continue
+        key = _slug(title)
+        while key in contexts:
+            key += "_"
+        contexts[key] = context
+        for i, qa in enumerate(qas, start=1):
+            q = _squad_question(qa, i, key, title, lineno, where, errors)
+            if q is None:
+                continue
+            if q.id in seen:
+                errors.add(lineno, f"{where} question {q.id!r} field 'id'", f"duplicate id (line {seen[q.id]})")
+                continue
+            seen[q.id] = lineno
+            questions.append(q)
+    if not questions and not errors.items:
+        errors.add(1, "file", "holds no questions")
+    if errors.items:
+        raise QuestionSetError(path, errors.items)
+    return QuestionSet(path.stem, path, "squad", questions, contexts=contexts)
+
+
+def _squad_question(qa, i, key, title, lineno, where, errors: _Errors) -> Question | None:
+    if not isinstance(qa, dict):
+        errors.add(lineno, f"{where} question #{i}", "must be an object with id, question and answers")
+        return None
+    qid = _scalar_text(qa.get("id"))
+    label = f"{where} question {qid!r}" if qid else f"{where} question #{i}"
+    if qid is None:
+        errors.add(lineno, f"{label} field 'id'", "must be non-empty text")
+        return None
+    if not _is_text(qa.get("question")):
+        errors.add(lineno, f"{label} field 'question'", "must be non-empty text")
+        return None
+    answers = []
+    for a in qa.get("answers", []) if isinstance(qa.get("answers", []), list) else [None]:
+        t = a.get("text") if isinstance(a, dict) else a
+        if not isinstance(t, str):
+            errors.add(lineno, f"{label} field 'answers'", 'must be a list of texts or of {"text": ...} objects')
+            return None
+        if t.strip() and t.strip() not in answers:
+            answers.append(t.strip())
+    impossible = qa.get("is_impossible", not answers)
+    if not isinstance(impossible, bool):
+        errors.add(lineno, f"{label} field 'is_impossible'", "must be true or false")
+        return None
+    if not impossible and not answers:
+        errors.add(lineno, f"{label} field 'answers'", "an answerable question needs at least one answer")
+        return None
+    return Question(
+        id=qid,
+        question=qa["question"].strip(),
+        tags=["squad", "noans" if impossible else "hasans", key],
+        expect_abstain=impossible,
+        answers=[] if impossible else answers,
+        context=key,
+        line=lineno,
+    )

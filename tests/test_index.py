@@ -1,0 +1,87 @@
+"""The Chroma store on disk: reused when unchanged, rebuilt when the corpus changes or the store is damaged."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.documents import load_documents
+from assistant.index import FINGERPRINT_FILE, build_or_load
+from assistant.retrieval import HybridRetriever
+
+from .conftest import ARTICLE
+
+
+@pytest.fixture()
+def corpus(tmp_path) -> Settings:
+    (tmp_path / "seeds").mkdir()
+    shutil.copy(ARTICLE, tmp_path / "seeds" / "article.txt")
+    return Settings.from_env(root=tmp_path)
+
+
+def _open(s: Settings):
+    return build_or_load(load_documents(s.seeds, s.root), s)
+
+
+def test_second_start_does_not_reembed(corpus, monkeypatch):
+    first = _open(corpus)
+    assert first.built
+    import assistant.index as index_mod
+
+    calls = []
+    real = index_mod._build
+    monkeypatch.setattr(index_mod, "_build", lambda *a, **k: calls.append(a) or real(*a, **k))
+    second = _open(corpus)
+    assert not second.built and calls == []
+    assert second.store._collection.count() == len(second.passages)
+
+
+def test_changed_seed_triggers_reindex(corpus):
+    first = _open(corpus)
+    path = corpus.seeds / "article.txt"
+    path.write_text(path.read_text(encoding="utf-8") + "\n\nThe Caspian Sea lies east of Baku.\n", encoding="utf-8")
+    second = _open(corpus)
+    assert second.built and second.fingerprint != first.fingerprint
+    hits = HybridRetriever(second, k=2).retrieve("Which sea lies east of Baku?")
+    assert "Caspian" in hits[0].passage.text
+    (corpus.seeds / "more.md").write_text("A second document about tea.", encoding="utf-8")
+    third = _open(corpus)
+    assert third.built and {p.source for p in third.passages} == {"seeds/article.txt", "seeds/more.md"}
+
+
+@pytest.mark.parametrize("damage", ["garbage_sqlite", "delete_sqlite", "half_written", "truncate_all"])
+def test_corrupt_index_is_rebuilt(corpus, damage):
+    first = _open(corpus)
+    idx = corpus.index
+    sqlite = idx / "chroma.sqlite3"
+    from assistant.index import _reset_chroma_cache
+
+    _reset_chroma_cache()
+    if damage == "garbage_sqlite":
+        sqlite.write_bytes(b"this is not a database" * 100)
+    elif damage == "delete_sqlite":
+        sqlite.unlink()
+    elif damage == "half_written":
+        (idx / FINGERPRINT_FILE).unlink()
+    else:
+        for f in Path(idx).rglob("*"):
+            if f.is_file():
+                f.write_bytes(f.read_bytes()[:10])
+    again = _open(corpus)
+    assert again.built
+    assert again.store._collection.count() == len(first.passages)
+    hits = HybridRetriever(again, k=1).retrieve("Who led the Azerbaijani delegation to Damascus?")
+    assert "Sharifov" in hits[0].passage.text
+
+
+def test_retrieval_is_hybrid(corpus):
+    idx = _open(corpus)
+    r = HybridRetriever(idx, k=3)
+    hits = r.retrieve("Antalya Diplomacy Forum")
+    assert "Antalya" in hits[0].passage.text and hits[0].bm25_rank == 0
+    para = r.retrieve("Which country's oil and gas know-how could help rebuild Syria's power industry?")
+    assert any("oil and gas" in h.passage.text for h in para)
+    assert len(r.retrieve("delegation", k=2)) == 2
