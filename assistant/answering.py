@@ -25,7 +25,7 @@ from .documents import Passage, load_documents, read_text
 from .index import build_or_load
 from .retrieval import Hit, HybridRetriever
 from .schema import Answer, InputError
-from .text import Vocabulary, content_words, names, numbers
+from .text import Vocabulary, content_words, names, numbers, stem
 
 ABSTAIN_MARKERS = re.compile(
     r"not in (the )?article|does(n't| not) (say|state|mention|specify|provide)"
@@ -108,6 +108,17 @@ class Assistant:
     def model(self) -> str:
         return llm_mod.model_label(self.settings)
 
+    def full_context(self) -> bool:
+        return sum(len(p.text) for p in self.index.passages) <= self.settings.full_context_chars
+
+    def warm(self) -> str:
+        """Load the model and evaluate (or restore from disk) the fixed prompt prefix, before users arrive."""
+        chat = self.chat
+        if not hasattr(chat, "warm") or not self.full_context():
+            return "not applicable"
+        system = self.system_prompt.format(context=self.format_context(self.index.passages))
+        return chat.warm(system, self.settings.index / "llm-state")
+
     def answer_chain(self):
         """LCEL: prompt | model | text. ``invoke``, ``stream`` and ``batch`` all work on it."""
         prompt = ChatPromptTemplate.from_messages([("system", self.system_prompt), ("human", self.answer_prompt)])
@@ -125,8 +136,7 @@ class Assistant:
 
     def context_passages(self, hits: list[Hit]) -> list[Passage]:
         """The whole corpus when it is small (a stable prompt prefix llama.cpp can reuse), else the hits."""
-        total = sum(len(p.text) for p in self.index.passages)
-        chosen = self.index.passages if total <= self.settings.full_context_chars else [h.passage for h in hits]
+        chosen = self.index.passages if self.full_context() else [h.passage for h in hits]
         return sorted(chosen, key=lambda p: p.order)
 
     def format_context(self, passages: list[Passage]) -> str:
@@ -169,6 +179,9 @@ class Assistant:
         short = re.sub(r"^(answer|a)\s*:\s*", "", short, flags=re.IGNORECASE).strip().strip('"“”').strip()
         if not short or ABSTAIN_MARKERS.search(short):
             return short, [], "the model found no answer in the article"
+        a_terms = {stem(w) for w in content_words(short)}
+        if a_terms and a_terms <= {stem(w) for w in content_words(question)}:
+            return short, [], "the answer only repeats the question"
         support = select_support(short, question, sentences_of(passages))
         if not support:
             return short, [], "no sentence supports the answer"
@@ -193,6 +206,7 @@ class Assistant:
         history = [(str(u), str(a)) for u, a in (history or [])]
         timings: dict[str, float] = {}
         standalone, reason = q, None
+        timings["warm_s"] = _timed(self.warm)
         if INJECTION.search(q):
             reason = "the question asks to change the assistant's instructions"
         elif history:
@@ -236,6 +250,12 @@ class Assistant:
                 final = value
         assert isinstance(final, Answer)
         return final
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 _DEFAULT: Assistant | None = None

@@ -26,7 +26,7 @@ Metrics (fractions in [0, 1], ``None`` when nothing was there to measure; see ``
 - ``abstention_recall``: questions where it abstained and should have / questions where it should have.
 - ``citation_recall`` (ALCE, computed locally): over the answers given (not abstained), the share whose
   answer is *supported* by the union of its cited spans. Rule: the answer (markers removed) is supported
-  by a set of spans when every content word of it (``citations.content_words``: stop words and question
+  by a set of spans when every content word of it (``text.content_words``: stop words and question
   words dropped, numbers kept) occurs in those spans as the same word, the same crude stem (plural/tense)
   or the same number ("twelve" = "12"). An answer without citations or without content words is unsupported.
 - ``citation_precision`` (ALCE): over all citations of the answers given, the share that are *relevant*:
@@ -73,10 +73,10 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from .citations import Vocabulary, content_words
 from .config import Settings
 from .questionsets import Question, QuestionSet, load_question_set
 from .schema import Answer, AssistantError, ModelUnavailableError
+from .text import Vocabulary, content_words
 
 REPORT_VERSION = 1
 PASSED = {"PASS", "XPASS"}
@@ -593,8 +593,8 @@ def _settings_for(qset: QuestionSet, context: str | None, settings: Settings, tm
 def run_sets(
     qsets: list[QuestionSet],
     settings: Settings,
-    limit: int | None = None,
     tags: list[str] | None = None,
+    limit: int | None = None,
     jobs: int = 1,
     progress: bool = True,
     make_assistant: Callable[[Settings], object] | None = None,
@@ -983,6 +983,7 @@ def eval_command(
     failures_only: bool = False,
     echo: Callable[..., None] = click.echo,
     progress: bool = True,
+    make_assistant: Callable[[Settings], object] | None = None,
 ) -> int:
     """``assistant eval``: run, print the table and summary, write the reports; return the exit code
     (0: fine, 1: a pass→fail regression against the baseline or a threshold not met)."""
@@ -1000,7 +1001,7 @@ def eval_command(
             "(one model, one lock), so the questions run one after another.",
             err=True,
         )
-    run = run_sets(qsets, settings, limit=limit, tags=wanted, jobs=jobs, progress=progress)
+    run = run_sets(qsets, settings, wanted, limit=limit, jobs=jobs, progress=progress, make_assistant=make_assistant)
     if not run["results"]:
         raise AssistantError("No question was selected (check --tags and --limit).")
     run["thresholds"] = check_thresholds(run["summary"], minimums, maximums)

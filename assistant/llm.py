@@ -150,6 +150,10 @@ def _chat_model_class():
         max_tokens: int = 64
         model_name: str = MODEL_NAME
 
+        def warm(self, system_text: str, state_dir: Path) -> str:
+            """Evaluate the fixed system prompt (instructions + article) once, or load it from disk."""
+            return warm_prefix(self.llama, system_text, state_dir)
+
         @property
         def _llm_type(self) -> str:
             return "llama-cpp-shared"
@@ -181,6 +185,59 @@ def _chat_model_class():
                         yield chunk
 
     return LlamaCppChat
+
+
+def _qwen_prefix(system_text: str) -> str:
+    # The GGUF's chat template (ChatML) renders a system message exactly like this.
+    return f"<|im_start|>system\n{system_text}<|im_end|>\n<|im_start|>user\n"
+
+
+def warm_prefix(llama, system_text: str, state_dir: Path) -> str:
+    """Put the evaluated system prompt in llama.cpp's KV cache: from memory, from a saved file, or by evaluating.
+
+    The state file (KV cache of the prefix only, a few tens of MB) is keyed by model, prompt and context size,
+    so the first question after a restart skips re-reading the article. Written atomically.
+    """
+    import ctypes
+
+    import llama_cpp
+
+    prefix = _qwen_prefix(system_text)
+    tokens = llama.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
+    n = len(tokens)
+    key = hashlib.sha256(f"{MODEL_SHA256}|{llama.n_ctx()}|{prefix}".encode()).hexdigest()[:20]
+    path = state_dir / f"prefix-{key}.llstate"
+    with LLM_LOCK:
+        if llama.n_tokens >= n and list(llama.input_ids[:n]) == tokens:
+            return "cached"
+        if path.is_file():
+            out = (llama_cpp.llama_token * llama.n_ctx())()
+            count = ctypes.c_size_t(0)
+            llama.reset()
+            ok = llama_cpp.llama_state_load_file(
+                llama._ctx.ctx, str(path).encode(), out, llama.n_ctx(), ctypes.byref(count)
+            )
+            if ok and count.value == n and list(out[:n]) == tokens:
+                llama.input_ids[:n] = tokens
+                llama.n_tokens = n
+                return "loaded"
+            log.warning("Ignoring unusable prompt state %s", path)
+            llama.reset()
+            llama._ctx.kv_cache_clear()
+        llama.reset()
+        llama.eval(tokens)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp-{os.getpid()}")
+            arr = (llama_cpp.llama_token * n)(*tokens)
+            if llama_cpp.llama_state_save_file(llama._ctx.ctx, str(tmp).encode(), arr, n):
+                os.replace(tmp, path)
+            for old in state_dir.glob("prefix-*.llstate"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError as exc:  # a read-only index still answers, just without the saved state
+            log.warning("Could not save the prompt state in %s: %s", state_dir, exc)
+        return "evaluated"
 
 
 _LLAMA = None

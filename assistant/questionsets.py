@@ -10,14 +10,14 @@ YAML format (one file per set, e.g. ``tests/questions/article.yaml``)::
     questions:                    # required: a list (a file may also be just this list)
       - id: sharifov-led          # required, unique in the file (text or a number)
         question: Who led the delegation to Damascus?     # required, non-empty text
-        history:                  # optional: the conversation before the question,
-          - [Who visited Damascus?, An Azerbaijani delegation [1].]   #   a list of [user, assistant] pairs
+        history:                  # optional: the conversation before the question, [user, assistant] pairs
+          - ["Who visited Damascus?", "An Azerbaijani delegation [1]."]
         tags: [fact]              # optional: a word or a list of words (used by --tags)
         # expectations: at least one of
-        expect_abstain: true      # the assistant must abstain (false: it must answer)
+        expect_abstain: false     # true: it must abstain (then no must_include, reference or cite)
         must_include:             # groups of alternatives; every group must occur in the answer
           - [Sharifov]            #   (case-insensitive substring); a group may be a plain string
-          - [12, twelve]
+          - ["12", twelve]
         reference: Deputy Prime Minister Samir Sharifov   # a reference answer
         cite: led by Deputy Prime Minister Samir Sharifov # text one cited span must contain
                                   #   (a string, or a list of alternatives)
@@ -269,8 +269,8 @@ def parse_yaml_set(text: str, path: Path | str = "<string>") -> QuestionSet:
         if not items:
             errors.add(items.line, "field 'questions'", "is empty")
         seen: dict[str, int] = {}
-        for item, line in zip(items, items.item_lines, strict=True):
-            q = _parse_question(item, line, len(questions) + 1, errors)
+        for number, (item, line) in enumerate(zip(items, items.item_lines, strict=True), start=1):
+            q = _parse_question(item, line, number, errors)
             if q is None:
                 continue
             if q.id in seen:
@@ -281,6 +281,9 @@ def parse_yaml_set(text: str, path: Path | str = "<string>") -> QuestionSet:
     if errors.items:
         raise QuestionSetError(path, errors.items)
     return QuestionSet(name, path, "yaml", questions, description=description, sources=sources)
+
+
+_BOOL_HINT = " (YAML reads a bare yes/no/on/off/true/false as a boolean: put it in quotes)"
 
 
 def _unknown(key: object, allowed: tuple[str, ...], what: str) -> str:
@@ -309,12 +312,12 @@ def _parse_question(item: object, line: int, number: int, errors: _Errors) -> Qu
     if "id" not in item:
         bad("id", "is missing")
     elif qid is None:
-        bad("id", "must be non-empty text or a number")
+        bad("id", "must be non-empty text or a number" + _BOOL_HINT * isinstance(item["id"], bool))
     question = item.get("question")
     if "question" not in item:
         bad("question", "is missing")
     elif not _is_text(question):
-        bad("question", "must be non-empty text")
+        bad("question", "must be non-empty text" + _BOOL_HINT * isinstance(question, bool))
     history = _history(item.get("history"), bad) if "history" in item else []
     tags = _words(item.get("tags"), "tags", bad) if "tags" in item else []
     expect = item.get("expect_abstain")
@@ -392,7 +395,7 @@ def _groups(value: object, bad) -> list[list[str]]:
 
 
 def _slug(title: str) -> str:
-    return re.sub(r"[^\w.-]+|_+", "_", title).strip("._") or "article"
+    return re.sub(r"(?:[^\w.-]|_)+", "_", title).strip("._") or "article"
 
 
 def parse_squad_jsonl(text: str, path: Path | str = "<string>") -> QuestionSet:

@@ -6,13 +6,12 @@ Left: the conversation, streamed while the model writes, then the answer with cl
 does the highlighting in the browser by walking the article's text nodes (offsets sent in UTF-16 units).
 """
 
-from __future__ import annotations
-
 import html
 import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import uuid
@@ -45,7 +44,7 @@ class UISettings:
     queue_size: int = 32
 
     @classmethod
-    def from_env(cls, settings: Settings, **overrides: Any) -> UISettings:
+    def from_env(cls, settings: Settings, **overrides: Any) -> "UISettings":
         env = os.environ.get
         values = cls(
             host=env("ASSISTANT_HOST") or cls.host,
@@ -142,7 +141,8 @@ def render_answer(answer: Answer, source_text, decision=None) -> str:
 def render_abstention(answer: Answer, decision, source_text) -> str:
     reasons = "; ".join(getattr(decision, "reasons", None) or [])
     why = f'<div class="abstain-why">Why: {esc(reasons)}.</div>' if reasons else ""
-    hits = list(getattr(decision, "hits", None) or [])[:3]
+    # Titles and one-word lines ("Comments") are not useful as "closest passages".
+    hits = [h for h in getattr(decision, "hits", None) or [] if len(h.passage.text.strip()) >= 60][:3]
     closest = ""
     if hits:
         items = "".join(
@@ -174,11 +174,14 @@ def render_error(message: str) -> str:
 
 
 def render_waiting() -> str:
-    return '<div class="msg-waiting">⏳ Waiting for the model — answers are written one at a time…</div>'
+    return (
+        '<div class="msg-waiting"><span class="spinner" aria-hidden="true"></span> '
+        "Waiting for your turn: the model writes one answer at a time…</div>"
+    )
 
 
 def render_reading() -> str:
-    return '<div class="msg-waiting">📖 Reading the article…</div>'
+    return '<div class="msg-waiting"><span class="spinner" aria-hidden="true"></span> Reading the article…</div>'
 
 
 def render_streaming(partial: str) -> str:
@@ -282,7 +285,8 @@ CSS = """
   position: sticky; top: 0; background: var(--background-fill-primary); padding: 0.25rem 0; }
 #article-pane .doc-text { white-space: pre-wrap; line-height: 1.6; font-size: 0.95rem; }
 #article-pane mark.cited { background: rgba(255, 213, 79, 0.45); color: inherit; border-radius: 2px; }
-#article-pane span.cite-active { background: #ff9800; color: #000; outline: 2px solid #e65100; border-radius: 2px; }
+#article-pane span.cite-active { background: #ffb74d; color: #000; border-bottom: 2px solid #e65100;
+  box-decoration-break: clone; -webkit-box-decoration-break: clone; }
 a.cite-chip { display: inline-block; min-width: 1.4em; padding: 0 0.4em; margin: 0 0.1em; border-radius: 999px;
   background: var(--color-accent-soft, #e0e7ff); color: var(--color-accent, #4338ca) !important; font-size: 0.8em;
   font-weight: 600; text-align: center; text-decoration: none !important; line-height: 1.5; vertical-align: 0.1em;
@@ -302,7 +306,11 @@ a.cite-chip:hover, a.cite-chip.chip-on { background: var(--color-accent, #4338ca
 .abstain-note, .abstain-why { color: var(--body-text-color-subdued); font-size: 0.9em; }
 .closest { margin-top: 0.4rem; font-size: 0.9em; }
 .msg-error { border-left: 4px solid #d32f2f; padding: 0.25rem 0 0.25rem 0.75rem; color: #b71c1c; }
+#chat .message-row:has(.msg-error, .msg-waiting, .msg-streaming) + .message-buttons { display: none; }
 .msg-waiting { color: var(--body-text-color-subdued); font-style: italic; }
+.spinner { display: inline-block; width: 0.9em; height: 0.9em; border: 2px solid currentColor;
+  border-right-color: transparent; border-radius: 50%; animation: spin 0.8s linear infinite; vertical-align: -0.1em; }
+@keyframes spin { to { transform: rotate(360deg); } }
 .msg-streaming .cursor { animation: blink 1s steps(1) infinite; opacity: 0.6; }
 @keyframes blink { 50% { opacity: 0; } }
 """
@@ -334,7 +342,7 @@ def build_app(engine, ui: UISettings):
         msgs = list(state["messages"])
         question = question if isinstance(question, str) else ""
         if question.strip():
-            msgs.append({"role": "user", "content": _inline(_short(question, 600))})
+            msgs.append({"role": "user", "content": _inline(_short(question, 300))})
         msgs.append({"role": "assistant", "content": render_waiting()})
         state.update(messages=msgs, pending=question)
         return "", msgs, state, gr.update(interactive=False)
@@ -451,7 +459,7 @@ def build_app(engine, ui: UISettings):
                     feedback_options=("Like", "Dislike"),
                     placeholder="Ask a question about the article, or pick an example below.",
                 )
-                with gr.Row():
+                with gr.Row(equal_height=True):
                     box = gr.Textbox(
                         elem_id="question",
                         show_label=False,
@@ -462,9 +470,10 @@ def build_app(engine, ui: UISettings):
                         autofocus=True,
                     )
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
-                with gr.Row():
+                    clear = gr.Button("Start over", variant="secondary", scale=1, min_width=100, elem_id="start-over")
+                gr.Markdown("Examples:", elem_classes=["examples-label"])
+                with gr.Row(elem_id="examples"):
                     example_buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in EXAMPLES]
-                clear = gr.Button("Start over", size="sm", variant="stop", elem_id="start-over")
             with gr.Column(scale=2, min_width=320):
                 article = gr.HTML(initial_article, elem_id="article-pane", js_on_load=ARTICLE_JS, label="Article")
 
@@ -481,10 +490,12 @@ def build_app(engine, ui: UISettings):
                 concurrency_id="model",
                 concurrency_limit=1,
                 show_progress="full",
+                show_progress_on=[chat],
             )
             answering.append(step)
             step.then(finish, [state], [chat, state, ask], api_visibility="private", **light)
-        clear.click(reset, None, [chat, state, article, box, ask], cancels=answering, api_visibility="private", **light)
+        for event in (clear.click, chat.clear):
+            event(reset, None, [chat, state, article, box, ask], cancels=answering, api_visibility="private", **light)
         chat.like(vote, [state], None, api_visibility="private", **light)
 
     demo.queue(max_size=ui.queue_size, default_concurrency_limit=1)
@@ -493,8 +504,15 @@ def build_app(engine, ui: UISettings):
 
 
 def _warm(engine) -> None:
+    """Load the model and let it read the article once, so that the first user does not wait for either.
+
+    llama.cpp keeps the evaluated prompt prefix (instructions + article), so later questions start writing
+    within seconds; without this the first question after start-up waits for the whole article to be read.
+    """
     try:
-        engine.chat  # noqa: B018 - loads the model so the first question does not wait for it
+        engine.chat  # noqa: B018 - loads the model
+        for _ in engine.stream(EXAMPLES[0]):
+            pass
     except AssistantError as exc:
         log.warning("Model not loaded yet: %s", exc)
     except Exception:  # pragma: no cover - shown again when a question is asked
@@ -510,7 +528,6 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     ui = UISettings.from_env(settings, host=host, port=port, feedback_path=feedback)
     t0 = time.perf_counter()
     engine = Assistant(settings)
-    threading.Thread(target=_warm, args=(engine,), daemon=True).start()
     demo = build_app(engine, ui)
     try:
         demo.launch(
@@ -532,6 +549,9 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     shown = "127.0.0.1" if ui.host in ("0.0.0.0", "") else ui.host
     click.echo(f"Chat page ready in {time.perf_counter() - t0:.0f} s: http://{shown}:{ui.port}/", err=False)
     click.echo(f"Feedback is saved to {ui.feedback_path}. Press Ctrl-C to stop.")
+    sys.stdout.flush()
+    # Load the model now, not at the first question (after printing: llama.cpp mutes stdout while loading).
+    threading.Thread(target=_warm, args=(engine,), daemon=True).start()
     try:
         demo.block_thread()
     except KeyboardInterrupt:
