@@ -25,7 +25,7 @@ from .documents import Passage, load_documents, read_text
 from .index import build_or_load
 from .retrieval import Hit, HybridRetriever
 from .schema import Answer, InputError
-from .text import Vocabulary, content_words, names, numbers, stem
+from .text import Vocabulary, content_words, entities, stem
 
 ABSTAIN_MARKERS = re.compile(
     r"not in (the )?article|does(n't| not) (say|state|mention|specify|provide)"
@@ -40,6 +40,10 @@ INJECTION = re.compile(
     r"|\b(outside|general|your own|prior) knowledge\b|\bfrom now on\b",
     re.IGNORECASE,
 )
+NO_ANSWER = "the model found no answer in the article"
+ECHO = "the answer only repeats the question"
+RETRYABLE = {NO_ANSWER, ECHO}
+_NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
@@ -51,6 +55,7 @@ class Decision:
     reasons: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     raw: str = ""
+    retried: bool = False
 
 
 def abstain_text(detail: str = "") -> str:
@@ -164,8 +169,8 @@ class Assistant:
         """A reason to abstain before asking the model: names or most key terms absent from the sources."""
         if INJECTION.search(question):
             return "the question asks to change the assistant's instructions"
-        missing = [n for n in names(question) if not self.vocab.has(n)]
-        missing += [n for n in numbers(question) if n not in self.vocab.numbers]
+        missing = [" ".join(e) for e in entities(question) if not _mentioned(e, self.vocab)]
+        missing += [n for n in _NUMERAL.findall(question) if n.replace(",", "") not in self.vocab.numbers]
         if missing:
             return f"the sources never mention {', '.join(dict.fromkeys(missing))}"
         terms = content_words(question)
@@ -178,10 +183,10 @@ class Assistant:
         short = raw.strip().splitlines()[0].strip() if raw.strip() else ""
         short = re.sub(r"^(answer|a)\s*:\s*", "", short, flags=re.IGNORECASE).strip().strip('"“”').strip()
         if not short or ABSTAIN_MARKERS.search(short):
-            return short, [], "the model found no answer in the article"
+            return short, [], NO_ANSWER
         a_terms = {stem(w) for w in content_words(short)}
         if a_terms and a_terms <= {stem(w) for w in content_words(question)}:
-            return short, [], "the answer only repeats the question"
+            return short, [], ECHO
         support = select_support(short, question, sentences_of(passages))
         if not support:
             return short, [], "no sentence supports the answer"
@@ -191,7 +196,7 @@ class Assistant:
             return short, support, check.reason
         # The cited paragraph must be about the question's names (e.g. not Aliyev for "president of Turkey").
         where = Vocabulary(" ".join({s.passage.text for s in support}))
-        absent = [n for n in names(question) if not where.has(n)]
+        absent = [" ".join(e) for e in entities(question) if not _mentioned(e, where)]
         if absent:
             return short, support, f"the supporting passage does not mention {', '.join(absent)}"
         return short, support, None
@@ -231,6 +236,16 @@ class Assistant:
                 yield "token", piece
             timings["generate_s"] = time.perf_counter() - t2
             short, support, reason = self.postcheck(standalone, raw, passages)
+            narrow = sorted((h.passage for h in hits[: self.settings.retry_k]), key=lambda p: p.order)
+            if reason in RETRYABLE and self.settings.retry_k and len(narrow) < len(passages):
+                # A small model often misses a fact in the whole article yet finds it in the two passages
+                # retrieval ranks first; the checks below still apply to whatever it says then.
+                t3 = time.perf_counter()
+                inputs = {"context": self.format_context(narrow), "question": standalone}
+                raw = self.answer_chain().invoke(inputs)
+                timings["retry_s"] = time.perf_counter() - t3
+                short, support, reason = self.postcheck(standalone, raw, narrow)
+                decision.retried = True
         decision.raw = raw
         timings["total_s"] = time.perf_counter() - t0
         yield "decision", decision
@@ -250,6 +265,11 @@ class Assistant:
                 final = value
         assert isinstance(final, Answer)
         return final
+
+
+def _mentioned(entity: list[str], vocab: Vocabulary) -> bool:
+    """A name counts as mentioned when at least half of its words are (Al-Sharaa for Ahmad Al-Sharaa)."""
+    return 2 * sum(vocab.has(w) for w in entity) >= len(entity)
 
 
 def _timed(fn) -> float:

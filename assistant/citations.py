@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .documents import Passage, Span
 from .schema import Citation
-from .text import Vocabulary, content_words, names, numbers
+from .text import Vocabulary, content_words, entities, names, normalize, numbers
 
 
 @dataclass
@@ -28,27 +28,38 @@ def sentences_of(passages: list[Passage]) -> list[Sentence]:
     ]
 
 
-def _overlap(terms: list[str], vocab: Vocabulary) -> float:
-    return sum(vocab.has(t, fuzzy=False) for t in terms)
+def _units(text: str) -> list[tuple[str, ...]]:
+    """What an answer asserts: each name as one unit ("Ahmad Al-Sharaa"), each other content word alone."""
+    ents = entities(text, skip_first=False)  # an answer's first word may well be a name
+    in_names = {normalize(w) for e in ents for w in e}
+    rest = [(w,) for w in dict.fromkeys(content_words(text)) if w not in in_names]
+    return [tuple(e) for e in ents] + rest
+
+
+def _covers(unit: tuple[str, ...], vocab: Vocabulary) -> bool:
+    return 2 * sum(vocab.has(w, fuzzy=False) for w in unit) >= len(unit)
 
 
 def select_support(answer: str, question: str, candidates: list[Sentence], max_cites: int = 2) -> list[Sentence]:
-    """The fewest sentences that cover the answer's terms, preferring those that also match the question."""
-    a_terms = list(dict.fromkeys(content_words(answer)))
+    """The fewest sentences that cover the answer's names and words, preferring those that match the question."""
+    a_units = _units(answer)
     q_terms = list(dict.fromkeys(content_words(question)))
     vocabs = [Vocabulary(s.text) for s in candidates]
-    scored = sorted(
-        range(len(candidates)),
-        key=lambda i: (-(2.0 * _overlap(a_terms, vocabs[i]) + _overlap(q_terms, vocabs[i])), i),
-    )
+
+    def score(i: int) -> tuple[float, int]:
+        a = sum(_covers(u, vocabs[i]) for u in a_units)
+        q = sum(vocabs[i].has(t, fuzzy=False) for t in q_terms)
+        return (-(2.0 * a + q), i)
+
+    scored = sorted(range(len(candidates)), key=score)
     if not scored:
         return []
     chosen = [scored[0]]
-    covered = {t for t in a_terms if vocabs[scored[0]].has(t, fuzzy=False)}
+    covered = {u for u in a_units if _covers(u, vocabs[scored[0]])}
     for i in scored[1:]:
         if len(chosen) >= max_cites:
             break
-        new = {t for t in a_terms if t not in covered and vocabs[i].has(t, fuzzy=False)}
+        new = {u for u in a_units if u not in covered and _covers(u, vocabs[i])}
         if new:
             chosen.append(i)
             covered |= new

@@ -114,11 +114,12 @@ def chat(ctx):
 @click.option("--min", "minimums", multiple=True, metavar="METRIC=VALUE", help="Fail below this (0.8 or 80%).")
 @click.option("--max", "maximums", multiple=True, metavar="METRIC=VALUE", help="Fail above this (latency_p95_s=5).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N selected questions of each set.")
+@click.option("--sample", type=click.IntRange(min=1), help="N questions spread evenly over each set.")
 @click.option("--tags", multiple=True, help="Only questions with any of these tags (comma-separated or repeated).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel questions (openai).")
 @click.option("--failures-only", is_flag=True, help="List only the questions that did not pass.")
 @click.pass_context
-def eval_command(ctx, sets, out, baseline, minimums, maximums, limit, tags, jobs, failures_only):
+def eval_command(ctx, sets, out, baseline, minimums, maximums, limit, sample, tags, jobs, failures_only):
     """Run question sets (YAML or SQuAD .jsonl) and report pass/fail, metrics and regressions.
 
     Exits 1 on a pass->fail regression against --baseline or a metric outside --min/--max.
@@ -127,7 +128,8 @@ def eval_command(ctx, sets, out, baseline, minimums, maximums, limit, tags, jobs
     from .evaluation import eval_command as run_eval
 
     try:
-        opts = dict(out=out, baseline=baseline, minimums=minimums, maximums=maximums, limit=limit, tags=tags)
+        opts = dict(out=out, baseline=baseline, minimums=minimums, maximums=maximums, limit=limit, sample=sample)
+        opts["tags"] = tags
         code = run_eval(_settings(ctx), list(sets), jobs=jobs, failures_only=failures_only, **opts)
     except AssistantError as exc:
         _fail(exc)
@@ -142,13 +144,18 @@ def eval_command(ctx, sets, out, baseline, minimums, maximums, limit, tags, jobs
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSONL file for thumbs up/down (ASSISTANT_FEEDBACK_PATH; default reports/feedback.jsonl).",
 )
+@click.option(
+    "--auth",
+    metavar="USER:PASSWORD",
+    help="Ask for this sign-in (ASSISTANT_AUTH, which keeps the password out of the process list).",
+)
 @click.pass_context
-def ui(ctx, host, port, feedback):
-    """Serve the chat page in the browser (local only; never shared publicly)."""
+def ui(ctx, host, port, feedback, auth):
+    """Serve the chat page in the browser (local only unless --host says otherwise; never shared publicly)."""
     from .ui import serve
 
     try:
-        serve(_settings(ctx), host=host, port=port, feedback=feedback)
+        serve(_settings(ctx), host=host, port=port, feedback=feedback, auth=auth)
     except AssistantError as exc:
         _fail(exc)
 

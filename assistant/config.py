@@ -64,13 +64,23 @@ class Settings(BaseModel):
     max_tokens: int = Field(64, description="Longest answer the model may write.")
     seed: int = Field(0)
 
+    retry_k: int = Field(
+        2, description="When the model finds nothing in the whole text, ask again over the top-k passages (0: off)."
+    )
+
     # input limits
     max_question_chars: int = Field(2000)
     max_history_turns: int = Field(6, description="Most recent conversation turns kept for follow-ups.")
 
+    # chat page
+    host: str = Field("127.0.0.1", description="Address the chat page binds to (loopback unless told otherwise).")
+    port: int = Field(7860)
+    feedback_path: Path | None = Field(None, description="Thumbs up/down log (default: <root>/reports/feedback.jsonl).")
+    queue_size: int = Field(32, description="Requests waiting for the model before new ones are told it is busy.")
+
     # answerability
     min_term_coverage: float = Field(
-        0.5, description="Share of the question's key terms that must occur in the corpus to attempt an answer."
+        0.3, description="Share of the question's key terms that must occur in the corpus to attempt an answer."
     )
 
     @property
@@ -80,6 +90,10 @@ class Settings(BaseModel):
     @property
     def index(self) -> Path:
         return (self.index_dir or self.root / "index").resolve()
+
+    @property
+    def feedback(self) -> Path:
+        return (self.feedback_path or self.root / "reports" / "feedback.jsonl").resolve()
 
     @property
     def prompts(self) -> Path:

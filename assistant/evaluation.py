@@ -61,6 +61,7 @@ import string
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -598,12 +599,16 @@ def run_sets(
     jobs: int = 1,
     progress: bool = True,
     make_assistant: Callable[[Settings], object] | None = None,
+    partial: Path | None = None,
+    sample: int | None = None,
 ) -> dict:
     """Run the selected questions of every set; return the run (meta, summary, results) as JSON-ready data.
 
-    ``limit`` keeps the first N selected questions of each set (in file order); ``tags`` keeps questions
-    having any of them. With the local llama.cpp model answers are serialised (one model, one lock), so
-    ``jobs`` > 1 only runs questions in parallel with ``backend=openai``.
+    ``tags`` keeps questions having any of them; ``sample`` keeps N questions spread evenly over each set;
+    ``limit`` keeps the first N selected questions of each set (in file order). With the local llama.cpp
+    model answers are serialised (one model, one lock), so ``jobs`` > 1 only runs questions in parallel
+    with ``backend=openai``. With ``partial``, each result is also appended to that JSON-lines file as soon
+    as it is known, so an interrupted long run keeps its work.
     """
     if make_assistant is None:
         from .answering import Assistant
@@ -611,10 +616,14 @@ def run_sets(
         make_assistant = Assistant
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    chosen = [(qs, qs.select(tags, limit)) for qs in qsets]
+    chosen = [(qs, qs.select(tags, limit, sample)) for qs in qsets]
     total = sum(len(qs) for _, qs in chosen)
     parallel = jobs if jobs > 1 and settings.backend == "openai" else 1
     results: list[dict] = []
+    lock = threading.Lock()
+    if partial is not None:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text("", encoding="utf-8")
     bar = tqdm(total=total, desc="Evaluating", unit="question", disable=not progress, file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="assistant-eval-", ignore_cleanup_errors=True) as tmpdir:
         try:
@@ -625,7 +634,11 @@ def run_sets(
 
                     def one(q: Question, assistant=assistant, name=qset.name) -> dict:
                         r = run_question(assistant, q, name)
-                        bar.update(1)
+                        with lock:
+                            bar.update(1)
+                            if partial is not None:
+                                with open(partial, "a", encoding="utf-8") as f:
+                                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
                         return r
 
                     if parallel > 1:
@@ -654,7 +667,7 @@ def run_sets(
             }
             for qs, sel in chosen
         ],
-        "options": {"limit": limit, "tags": list(tags or []), "jobs": jobs, "parallel": parallel},
+        "options": {"limit": limit, "sample": sample, "tags": list(tags or []), "jobs": jobs, "parallel": parallel},
         "model": next((r["model"] for r in results if r["model"]), llm_mod.model_label(settings)),
         "prompts": prompts_fingerprint(settings),
         "settings": _settings_record(settings),
@@ -984,6 +997,7 @@ def eval_command(
     echo: Callable[..., None] = click.echo,
     progress: bool = True,
     make_assistant: Callable[[Settings], object] | None = None,
+    sample: int | None = None,
 ) -> int:
     """``assistant eval``: run, print the table and summary, write the reports; return the exit code
     (0: fine, 1: a pass→fail regression against the baseline or a threshold not met)."""
@@ -1001,14 +1015,16 @@ def eval_command(
             "(one model, one lock), so the questions run one after another.",
             err=True,
         )
-    run = run_sets(qsets, settings, wanted, limit=limit, jobs=jobs, progress=progress, make_assistant=make_assistant)
+    out = out or settings.root / "reports" / f"eval-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    partial = out / "results.partial.jsonl"
+    run = run_sets(qsets, settings, wanted, limit, jobs, progress, make_assistant, partial=partial, sample=sample)
     if not run["results"]:
-        raise AssistantError("No question was selected (check --tags and --limit).")
+        raise AssistantError("No question was selected (check --tags, --sample and --limit).")
     run["thresholds"] = check_thresholds(run["summary"], minimums, maximums)
     if base is not None:
         run["comparison"] = compare(base, run)
-    out = out or settings.root / "reports" / f"eval-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     paths = write_reports(run, out)
+    partial.unlink(missing_ok=True)  # complete: results.json holds everything
     for line in table_lines(run["results"], failures_only):
         echo(line)
     echo("")

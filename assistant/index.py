@@ -4,18 +4,25 @@ A fingerprint of (sources, embedding model, splitting settings) is written last,
 an unchanged corpus is never re-embedded, a changed one is rebuilt, and a half-written or corrupt store
 (missing or mismatched fingerprint, unreadable database, wrong count) is detected and rebuilt.
 A file lock beside the store keeps two processes from building it at once.
+
+A read-only store (a read-only mount, a folder without write permission) is still used when it is up to date:
+Chroma writes to its database even to read it, so a private copy in a temporary folder is opened instead, and
+nothing is written to ``index/``. A read-only store that is out of date is a clear error, not a traceback.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from .config import Settings
@@ -131,13 +138,54 @@ def _try_open(settings: Settings, path: Path, fp: str, n: int):
     return store, ""
 
 
+def _writable(path: Path) -> bool:
+    """Whether the store folder (or, before it exists, its parent) can be written; EROFS counts even for root."""
+    probe = path if path.exists() else path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return os.access(probe, os.W_OK)
+
+
+def _open_read_only(settings: Settings, path: Path, fp: str, passages: list[Passage]) -> Index:
+    """Use an up-to-date store that cannot be written, through a private temporary copy of it."""
+    meta = _read_fingerprint(path)
+    if not meta or meta.get("fingerprint") != fp:
+        why = "it was built for other sources or settings" if meta else "it is missing or incomplete"
+        raise AssistantError(
+            f"The index at {path} is read-only and cannot be used: {why}. Run `assistant index` where it is "
+            "writable, or point ASSISTANT_INDEX_DIR at a writable folder."
+        )
+    copy = Path(tempfile.mkdtemp(prefix="assistant-index-"))
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    try:
+        shutil.copytree(path, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("llm-state"))
+    except OSError as exc:
+        raise AssistantError(f"Cannot read the index at {path}: {exc}") from exc
+    store, why = _try_open(settings, copy, fp, len(passages))
+    if store is None:
+        raise AssistantError(f"The index at {path} is read-only and damaged ({why}): rebuild it where it is writable.")
+    log.warning("The index at %s is read-only: using a private copy in %s", path, copy)
+    return Index(passages, store, fp, built=False)
+
+
 def build_or_load(docs: list[Document], settings: Settings, progress: bool = False, force: bool = False) -> Index:
     """Open the store when its fingerprint matches the corpus; otherwise (re)build it from scratch."""
     passages = split_corpus(docs, settings.chunk_size, settings.chunk_overlap)
     fp = fingerprint(docs, settings)
     path = settings.index
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path.parent / f".{path.name}.lock"), timeout=600):
+    if path.is_dir() and not _writable(path) and not force:
+        return _open_read_only(settings, path, fp, passages)
+    lock = FileLock(str(path.parent / f".{path.name}.lock"), timeout=600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except Timeout as exc:
+        raise AssistantError(f"Another process has been building the index at {path} for 10 minutes.") from exc
+    except OSError as exc:  # a read-only parent folder: no lock file, so nothing can be built there either
+        if path.is_dir() and not force:
+            return _open_read_only(settings, path, fp, passages)
+        raise AssistantError(f"Cannot create the index at {path}: {exc}") from exc
+    try:
         if not force:
             store, why = _try_open(settings, path, fp, len(passages))
             if store is not None:
@@ -145,6 +193,8 @@ def build_or_load(docs: list[Document], settings: Settings, progress: bool = Fal
             if path.exists():
                 log.warning("Rebuilding index at %s: %s", path, why)
         return Index(passages, _build(settings, path, passages, fp, progress), fp, built=True)
+    finally:
+        lock.release()
 
 
 def _build(settings: Settings, path: Path, passages: list[Passage], fp: str, progress: bool):

@@ -170,12 +170,14 @@ def _chat_model_class():
 
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):
             with LLM_LOCK:
+                _trim_to_prefix(self.llama)
                 out = self.llama.create_chat_completion(**self._args(messages, stop))
             text = out["choices"][0]["message"]["content"] or ""
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
         def _stream(self, messages, stop=None, run_manager=None, **kwargs):
             with LLM_LOCK:
+                _trim_to_prefix(self.llama)
                 for part in self.llama.create_chat_completion(stream=True, **self._args(messages, stop)):
                     delta = part["choices"][0].get("delta", {}).get("content")
                     if delta:
@@ -190,6 +192,22 @@ def _chat_model_class():
 def _qwen_prefix(system_text: str) -> str:
     # The GGUF's chat template (ChatML) renders a system message exactly like this.
     return f"<|im_start|>system\n{system_text}<|im_end|>\n<|im_start|>user\n"
+
+
+_PREFIX: list[int] = []  # tokens of the last warmed system prompt
+
+
+def _trim_to_prefix(llama) -> None:
+    """Forget cached tokens past the fixed system prompt before each request.
+
+    llama.cpp would otherwise also reuse the start of the previous question ("Question: What ..."), so where
+    the new tokens start would depend on what was asked before, and with it the last bits of the floating-point
+    results: greedy decoding could then answer the same question differently. Cutting at the prefix makes every
+    answer depend only on its own prompt.
+    """
+    n = len(_PREFIX)
+    if n and llama.n_tokens > n and list(llama.input_ids[:n]) == _PREFIX:
+        llama.n_tokens = n
 
 
 def warm_prefix(llama, system_text: str, state_dir: Path) -> str:
@@ -208,6 +226,7 @@ def warm_prefix(llama, system_text: str, state_dir: Path) -> str:
     key = hashlib.sha256(f"{MODEL_SHA256}|{llama.n_ctx()}|{prefix}".encode()).hexdigest()[:20]
     path = state_dir / f"prefix-{key}.llstate"
     with LLM_LOCK:
+        _PREFIX[:] = tokens
         if llama.n_tokens >= n and list(llama.input_ids[:n]) == tokens:
             return "cached"
         if path.is_file():

@@ -106,10 +106,15 @@ class QuestionSet:
     contexts: dict[str, str] = field(default_factory=dict)  # SQuAD: title -> context text
     sha256: str = ""
 
-    def select(self, tags: list[str] | None = None, limit: int | None = None) -> list[Question]:
-        """Questions having any of ``tags`` (all when empty), the first ``limit`` of them."""
+    def select(
+        self, tags: list[str] | None = None, limit: int | None = None, sample: int | None = None
+    ) -> list[Question]:
+        """Questions having any of ``tags`` (all when empty); then ``sample`` of them spread evenly over the
+        set (deterministic: every len/sample-th, so every SQuAD article is covered); then the first ``limit``."""
         wanted = {t.lower() for t in tags or []}
         chosen = [q for q in self.questions if not wanted or wanted & {t.lower() for t in q.tags}]
+        if sample and sample < len(chosen):
+            chosen = [chosen[i * len(chosen) // sample] for i in range(sample)]
         return chosen[:limit] if limit else chosen
 
 

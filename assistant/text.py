@@ -60,6 +60,31 @@ def names(text: str) -> list[str]:
     return out
 
 
+def entities(text: str, skip_first: bool = True) -> list[list[str]]:
+    """Runs of capitalised words ("Ahmad Al-Sharaa", "FIFA World Cup"), without the question's first word.
+
+    The first word of a sentence is capitalised whatever it is ("Wher did ...", "Which ..."), so it says
+    nothing about names.
+    """
+    groups: list[list[str]] = []
+    current: list[str] = []
+    prev_end = -1
+    for i, m in enumerate(_WORD.finditer(unicodedata.normalize("NFKC", text))):
+        w = re.sub(r"['’]s$", "", m.group(0))
+        gap = text[prev_end : m.start()] if prev_end >= 0 else ""
+        prev_end = m.end()
+        is_name = (i > 0 or not skip_first) and w[:1].isupper() and w.lower() not in GENERIC_CAPS and w.lower() not in QUESTION_WORDS
+        if is_name and current and gap.strip(" -") == "":
+            current.append(w)
+        else:
+            if current:
+                groups.append(current)
+            current = [w] if is_name else []
+    if current:
+        groups.append(current)
+    return groups
+
+
 def stem(w: str) -> str:
     for suf in ("ations", "ation", "ing", "ies", "ied", "ed", "es", "s", "ly"):
         if len(w) > len(suf) + 3 and w.endswith(suf):

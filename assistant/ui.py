@@ -7,6 +7,7 @@ does the highlighting in the browser by walking the article's text nodes (offset
 """
 
 import html
+import ipaddress
 import json
 import logging
 import os
@@ -15,10 +16,8 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote as urlquote
 
 from .config import Settings
@@ -33,29 +32,7 @@ EXAMPLES = [
     "Where did Aliyev and Al-Sharaa meet?",
 ]
 TITLE = "Ask the article"
-
-
-# -- settings the page needs beyond config.Settings (to move into config.py) --------------------------
-@dataclass
-class UISettings:
-    host: str = "127.0.0.1"
-    port: int = 7860
-    feedback_path: Path | None = None  # default: <root>/reports/feedback.jsonl
-    queue_size: int = 32
-
-    @classmethod
-    def from_env(cls, settings: Settings, **overrides: Any) -> "UISettings":
-        env = os.environ.get
-        values = cls(
-            host=env("ASSISTANT_HOST") or cls.host,
-            port=int(env("ASSISTANT_PORT") or cls.port),
-            feedback_path=Path(env("ASSISTANT_FEEDBACK_PATH") or settings.root / "reports" / "feedback.jsonl"),
-            queue_size=int(env("ASSISTANT_QUEUE_SIZE") or cls.queue_size),
-        )
-        for key, value in overrides.items():
-            if value is not None:
-                setattr(values, key, Path(value) if key == "feedback_path" else value)
-        return values
+BUSY = "The server is busy (too many questions waiting). Please try again shortly."
 
 
 # -- feedback ------------------------------------------------------------------------------------------
@@ -64,7 +41,11 @@ class FeedbackError(Exception):
 
 
 class FeedbackLog:
-    """Appends one JSON object per line; a thread lock and a file lock keep concurrent writers whole."""
+    """Appends one JSON object per line; a thread lock and a file lock keep concurrent writers whole.
+
+    Each line is written with one ``write`` to a file opened for appending; when the write fails part-way
+    (disk full), the file is cut back to its previous length, so a failed vote never leaves half a line.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -75,14 +56,34 @@ class FeedbackLog:
 
         line = json.dumps(record, ensure_ascii=False) + "\n"
         try:
+            data = line.encode("utf-8")
+        except UnicodeEncodeError:  # invalid Unicode (lone surrogates): keep it, escaped
+            data = (json.dumps(record) + "\n").encode("ascii")
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._lock, FileLock(str(self.path) + ".lock", timeout=10):
-                with open(self.path, "a", encoding="utf-8") as f:
-                    f.write(line)
-                    f.flush()
-                    os.fsync(f.fileno())
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    start = os.lseek(fd, 0, os.SEEK_END)
+                    try:
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(fd, view) :]
+                        os.fsync(fd)
+                    except OSError:
+                        _truncate(fd, start)
+                        raise
+                finally:
+                    os.close(fd)
         except (OSError, Timeout) as exc:
             raise FeedbackError(f"Could not save feedback to {self.path}: {exc}") from exc
+
+
+def _truncate(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+    except OSError:  # pragma: no cover - nothing more can be done
+        pass
 
 
 # -- HTML pieces (all text escaped) --------------------------------------------------------------------
@@ -109,6 +110,18 @@ def _short(text: str, limit: int = 220) -> str:
 def _inline(text: str) -> str:
     """Escaped text on one HTML line (a blank line would end Markdown's raw-HTML block)."""
     return esc(text).replace("\n", "<br>")
+
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: object) -> str:
+    """Text from the network made safe to show, store and serialise: lone surrogates (invalid Unicode, which
+    JSON encoders refuse) become U+FFFD and control characters are dropped; anything not text becomes ""."""
+    if not isinstance(text, str):
+        return ""
+    return _UNSAFE.sub("", _SURROGATE.sub("\ufffd", text))
 
 
 def render_answer(answer: Answer, source_text, decision=None) -> str:
@@ -318,14 +331,16 @@ a.cite-chip:hover, a.cite-chip.chip-on { background: var(--color-accent, #4338ca
 
 # -- the page ------------------------------------------------------------------------------------------
 def _new_state() -> dict:
-    return {"messages": [], "turns": [], "pending": None, "session": uuid.uuid4().hex[:12]}
+    """A conversation's state. Its session id is given at the first question: Gradio copies the initial value of
+    a ``gr.State`` into every session, so an id made here would be shared by all of them."""
+    return {"messages": [], "turns": [], "pending": None, "error": None, "asked": 0, "session": None}
 
 
-def build_app(engine, ui: UISettings):
+def build_app(engine, ui: Settings):
     """The Gradio Blocks page for ``engine`` (an ``Assistant`` or anything with the same ``stream``)."""
     import gradio as gr
 
-    feedback = FeedbackLog(ui.feedback_path or engine.settings.root / "reports" / "feedback.jsonl")
+    feedback = FeedbackLog(ui.feedback)
     sources = [d.source for d in getattr(engine, "documents", [])]
 
     def docs() -> list[tuple[str, str]]:
@@ -340,7 +355,8 @@ def build_app(engine, ui: UISettings):
             gr.Info("Please wait for the current answer to finish.")
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         msgs = list(state["messages"])
-        question = question if isinstance(question, str) else ""
+        state["session"] = state.get("session") or uuid.uuid4().hex[:12]
+        question = clean_text(question)
         if question.strip():
             msgs.append({"role": "user", "content": _inline(_short(question, 300))})
         msgs.append({"role": "assistant", "content": render_waiting()})
@@ -358,6 +374,7 @@ def build_app(engine, ui: UISettings):
         slot = len(msgs) - 1
         history = [(t["question"], t["text"]) for t in state["turns"]]
         msgs[slot] = {"role": "assistant", "content": render_reading()}
+        state.update(asked=state.get("asked", 0) + 1, error=None)
         yield msgs, state, gr.skip()
         partial, decision, answer = "", None, None
         try:
@@ -375,20 +392,27 @@ def build_app(engine, ui: UISettings):
                 raise AssistantError("The assistant gave no answer.")
         except AssistantError as exc:
             msgs[slot] = {"role": "assistant", "content": render_error(str(exc))}
-            state.update(messages=msgs, pending=None)
+            state.update(messages=msgs, pending=None, error=str(exc))
             yield msgs, state, gr.skip()
             return
         except Exception as exc:  # never a traceback on the page
             log.exception("answering failed")
             oops = f"Something went wrong on the server ({type(exc).__name__}). Please try again."
             msgs[slot] = {"role": "assistant", "content": render_error(oops)}
-            state.update(messages=msgs, pending=None)
+            state.update(messages=msgs, pending=None, error=oops)
             yield msgs, state, gr.skip()
             return
         msgs[slot] = {"role": "assistant", "content": render_answer(answer, engine.source_text, decision)}
         turns = list(state["turns"])
+        reasons = list(getattr(decision, "reasons", None) or [])
         turns.append(
-            {"question": question, "text": answer.text, "answer": answer.model_dump(mode="json"), "message": slot}
+            {
+                "question": question,
+                "text": answer.text,
+                "answer": answer.model_dump(mode="json"),
+                "reasons": reasons,
+                "message": slot,
+            }
         )
         state.update(messages=msgs, turns=turns, pending=None)
         active = answer.citations[0].source if answer.citations else None
@@ -399,12 +423,37 @@ def build_app(engine, ui: UISettings):
         state = dict(state)
         msgs = list(state["messages"])
         if state.get("pending") is not None and msgs:
-            msgs[-1] = {
-                "role": "assistant",
-                "content": render_error("The server is busy (too many questions waiting). Please try again shortly."),
-            }
-            state.update(messages=msgs, pending=None)
+            msgs[-1] = {"role": "assistant", "content": render_error(BUSY)}
+            state.update(messages=msgs, pending=None, error=BUSY)
         return msgs, state, gr.update(interactive=True)
+
+    def api_ask(question: str, new_conversation: bool, state: dict):
+        """The chat for programs (``Client(url).predict(question, False, api_name="/ask")``): the page's own steps
+        (start, respond, finish) in this session's conversation, or a new one; returns the outcome as JSON."""
+        state = dict(state)
+        if state.get("pending") is not None:
+            return {"error": "Please wait for the current answer to finish.", "session": state.get("session")}, state
+        if new_conversation:
+            state.update(messages=[], turns=[])
+        before = len(state["turns"])
+        _, _, state, _ = start(question, state)
+        asked = state["pending"]
+        *_, (_, state, _) = respond(state)  # run the whole (streaming) step; keep its last state
+        _, state, _ = finish(state)
+        turn = state["turns"][-1] if len(state["turns"]) > before else None
+        answer = (turn or {}).get("answer") or {}
+        result = {
+            "question": asked,
+            "text": answer.get("text", ""),
+            "abstained": bool(answer.get("abstained", False)),
+            "citations": answer.get("citations", []),
+            "reasons": (turn or {}).get("reasons", []),
+            "error": None if turn else state.get("error") or "No answer was produced.",
+            "session": state.get("session"),
+            "asked": state.get("asked", 0),
+            "turns": len(state["turns"]),
+        }
+        return result, state
 
     def reset():
         return [], _new_state(), initial_article, "", gr.update(interactive=True)
@@ -498,57 +547,116 @@ def build_app(engine, ui: UISettings):
             event(reset, None, [chat, state, article, box, ask], cancels=answering, api_visibility="private", **light)
         chat.like(vote, [state], None, api_visibility="private", **light)
 
+        # The same conversation for programs (gradio_client), queued with the page's questions for the model.
+        api_question = gr.Textbox(visible=False)
+        api_new = gr.Checkbox(visible=False)
+        api_result = gr.JSON(visible=False)
+        api_button = gr.Button(visible=False)
+        api_button.click(
+            api_ask,
+            [api_question, api_new, state],
+            [api_result, state],
+            api_name="ask",
+            api_visibility="public",
+            concurrency_id="model",
+            concurrency_limit=1,
+            show_progress="hidden",
+        )
+
     demo.queue(max_size=ui.queue_size, default_concurrency_limit=1)
     demo._ui_launch_kwargs = {"theme": theme, "css": CSS}
     return demo
 
 
 def _warm(engine) -> None:
-    """Load the model and let it read the article once, so that the first user does not wait for either.
-
-    llama.cpp keeps the evaluated prompt prefix (instructions + article), so later questions start writing
-    within seconds; without this the first question after start-up waits for the whole article to be read.
-    """
+    """Load the model and its evaluated prompt prefix (saved next to the index) before the first user asks."""
     try:
-        engine.chat  # noqa: B018 - loads the model
-        for _ in engine.stream(EXAMPLES[0]):
-            pass
+        engine.warm()
     except AssistantError as exc:
         log.warning("Model not loaded yet: %s", exc)
     except Exception:  # pragma: no cover - shown again when a question is asked
         log.exception("Model warm-up failed")
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None, feedback: Path | None = None):
-    """Build the engine and the page, print the address, and serve until interrupted (never shared)."""
+def parse_auth(spec: str | None) -> tuple[str, str] | None:
+    """``user:password`` (the password may itself contain ':') -> (user, password); None when not given.
+
+    The error never repeats the value, so a mistyped password is not printed."""
+    if spec is None or not spec.strip():
+        return None
+    user, sep, password = spec.partition(":")
+    if not sep or not user.strip() or not password:
+        raise AssistantError("--auth / ASSISTANT_AUTH must be given as user:password (both non-empty).")
+    return user.strip(), password
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` can only be reached from this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def launch_options(ui: Settings, auth: tuple[str, str] | None) -> dict:
+    """Everything ``Blocks.launch`` is given: never shared, local unless told otherwise, optional password."""
+    return dict(
+        server_name=ui.host,
+        server_port=ui.port,
+        share=False,
+        auth=auth,
+        auth_message="Sign in to ask the article." if auth else None,
+        max_file_size="1mb",  # the page takes no uploads; Gradio's upload route is capped all the same
+        quiet=True,
+        prevent_thread_lock=True,
+        show_error=False,
+        footer_links=["api", "settings"],
+        run_history=False,
+        enable_monitoring=False,
+        ssr_mode=False,
+        mcp_server=False,
+    )
+
+
+def serve(
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    feedback: Path | None = None,
+    auth: str | None = None,
+):
+    """Build the engine and the page, print the address, and serve until interrupted (never shared).
+
+    ``auth`` ("user:password", else ASSISTANT_AUTH) asks for a sign-in; the password is never printed or logged.
+    Binding to an address other machines can reach without it prints a warning."""
     import click
 
     from .answering import Assistant
 
-    ui = UISettings.from_env(settings, host=host, port=port, feedback_path=feedback)
+    ui = settings.model_copy(update={k: v for k, v in dict(host=host, port=port, feedback_path=feedback).items() if v})
+    credentials = parse_auth(auth if auth is not None else os.environ.get("ASSISTANT_AUTH"))
+    if ui.queue_size < 1:
+        raise AssistantError(f"ASSISTANT_QUEUE_SIZE must be at least 1 (got {ui.queue_size}).")
+    if not is_loopback(ui.host) and credentials is None:
+        warning = (
+            f"WARNING: the chat page is bound to {ui.host or '0.0.0.0'}, so other machines can reach it, and no "
+            "password is set. Use --auth user:password (or ASSISTANT_AUTH), or --host 127.0.0.1."
+        )
+        log.warning(warning)
+        click.echo(warning, err=True)
     t0 = time.perf_counter()
     engine = Assistant(settings)
     demo = build_app(engine, ui)
     try:
-        demo.launch(
-            server_name=ui.host,
-            server_port=ui.port,
-            share=False,
-            quiet=True,
-            prevent_thread_lock=True,
-            show_error=False,
-            footer_links=["api", "settings"],
-            run_history=False,
-            enable_monitoring=False,
-            ssr_mode=False,
-            mcp_server=False,
-            **demo._ui_launch_kwargs,
-        )
+        demo.launch(**launch_options(ui, credentials), **demo._ui_launch_kwargs)
     except OSError as exc:
         raise AssistantError(f"Cannot serve the chat page on {ui.host}:{ui.port}: {exc}") from exc
-    shown = "127.0.0.1" if ui.host in ("0.0.0.0", "") else ui.host
-    click.echo(f"Chat page ready in {time.perf_counter() - t0:.0f} s: http://{shown}:{ui.port}/", err=False)
-    click.echo(f"Feedback is saved to {ui.feedback_path}. Press Ctrl-C to stop.")
+    shown = "127.0.0.1" if ui.host in ("0.0.0.0", "", "::") else ui.host
+    signin = f" (sign-in required as {credentials[0]!r})" if credentials else ""
+    click.echo(f"Chat page ready in {time.perf_counter() - t0:.0f} s: http://{shown}:{ui.port}/{signin}", err=False)
+    click.echo(f"Feedback is saved to {ui.feedback}. Press Ctrl-C to stop.")
     sys.stdout.flush()
     # Load the model now, not at the first question (after printing: llama.cpp mutes stdout while loading).
     threading.Thread(target=_warm, args=(engine,), daemon=True).start()

@@ -245,6 +245,7 @@ def test_squad_reader():
     assert n.expect_abstain and n.answers == [] and "noans" in n.tags
     assert [q.id for q in qs.select(tags=["NOANS"])] == ["n1"]
     assert [q.id for q in qs.select(limit=1)] == ["a1"]
+    assert [q.id for q in qs.select(sample=1)] == ["a1"] and len(qs.select(sample=5)) == 2
 
 
 def test_squad_reader_errors_name_line_and_field():
@@ -265,6 +266,8 @@ def test_shared_squad_file_counts():
     qs = load_question_set(SQUAD_FILE)
     assert len(qs.contexts) == 10
     assert len(qs.questions) == 557
+    sample = qs.select(sample=30)
+    assert len(sample) == 30 and len({q.context for q in sample}) == 10  # every article is covered
     assert sum(q.expect_abstain for q in qs.questions) == 265
 
 
@@ -531,6 +534,7 @@ def test_eval_command_exit_codes(tmp_path, settings, monkeypatch):
 
     common = dict(echo=echo, progress=False, make_assistant=FakeAssistant)
     assert eval_command(settings, [path], out=tmp_path / "one", **common) == 0
+    assert not (tmp_path / "one" / "results.partial.jsonl").exists()  # removed once results.json is written
     assert any(line.startswith("PASS   embassy") for line in lines)
     assert any("answer accuracy (answerable)" in line and "66.7%" in line for line in lines)
     assert eval_command(settings, [path], out=tmp_path / "two", minimums=("answer_accuracy=0.9",), **common) == 1
