@@ -73,7 +73,8 @@ def entities(text: str, skip_first: bool = True) -> list[list[str]]:
         w = re.sub(r"['’]s$", "", m.group(0))
         gap = text[prev_end : m.start()] if prev_end >= 0 else ""
         prev_end = m.end()
-        is_name = (i > 0 or not skip_first) and w[:1].isupper() and w.lower() not in GENERIC_CAPS and w.lower() not in QUESTION_WORDS
+        plain = w.lower() in GENERIC_CAPS or w.lower() in QUESTION_WORDS
+        is_name = (i > 0 or not skip_first) and w[:1].isupper() and not plain
         if is_name and current and gap.strip(" -") == "":
             current.append(w)
         else:
