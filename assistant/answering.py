@@ -42,7 +42,11 @@ INJECTION = re.compile(
 )
 NO_ANSWER = "the model found no answer in the article"
 ECHO = "the answer only repeats the question"
-RETRYABLE = {NO_ANSWER, ECHO}
+# Every signal that can make the assistant abstain, in the order they are checked (README: "When it answers").
+PRE_SIGNALS = ("injection", "unknown_names", "term_coverage")
+POST_SIGNALS = ("model_declined", "echo", "answer_grounded", "right_passage")
+SIGNALS = PRE_SIGNALS + POST_SIGNALS
+RETRYABLE = ("model_declined", "echo")
 _NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -56,6 +60,7 @@ class Decision:
     hits: list[Hit] = field(default_factory=list)
     raw: str = ""
     retried: bool = False
+    signals: dict = field(default_factory=dict)  # signal name -> reason it failed, or None; plus "coverage"
 
 
 def abstain_text(detail: str = "") -> str:
@@ -165,41 +170,46 @@ class Assistant:
             return question
         return rewritten
 
-    def precheck(self, question: str) -> str | None:
-        """A reason to abstain before asking the model: names or most key terms absent from the sources."""
-        if INJECTION.search(question):
-            return "the question asks to change the assistant's instructions"
+    def precheck(self, question: str, signals: dict[str, str | None]) -> None:
+        """Signals available before asking the model: are the question's names, numbers and terms in the sources?"""
         missing = [" ".join(e) for e in entities(question) if not _mentioned(e, self.vocab)]
         missing += [n for n in _NUMERAL.findall(question) if n.replace(",", "") not in self.vocab.numbers]
-        if missing:
-            return f"the sources never mention {', '.join(dict.fromkeys(missing))}"
+        signals["unknown_names"] = f"the sources never mention {', '.join(dict.fromkeys(missing))}" if missing else None
         terms = content_words(question)
-        if terms and self.vocab.coverage(terms) < self.settings.min_term_coverage:
-            return "most of the question's terms do not occur in the sources"
-        return None
+        coverage = self.vocab.coverage(terms) if terms else 1.0
+        signals["coverage"] = round(coverage, 4)  # a number, kept for threshold curves
+        low = coverage < self.settings.min_term_coverage
+        signals["term_coverage"] = "most of the question's terms do not occur in the sources" if low else None
 
-    def postcheck(self, question: str, raw: str, passages: list[Passage]) -> tuple[str, list[Sentence], str | None]:
-        """Clean the model's answer, find its support, and say why it cannot be given (or None)."""
+    def postcheck(
+        self, question: str, raw: str, passages: list[Passage], signals: dict[str, str | None]
+    ) -> tuple[str, list[Sentence]]:
+        """Clean the model's answer, find its support, and record each check's verdict (None = passed)."""
+        for name in POST_SIGNALS:
+            signals[name] = None
         short = raw.strip().splitlines()[0].strip() if raw.strip() else ""
         short = re.sub(r"^(answer|a)\s*:\s*", "", short, flags=re.IGNORECASE).strip().strip('"“”').strip()
         if not short or ABSTAIN_MARKERS.search(short):
-            return short, [], NO_ANSWER
+            signals["model_declined"] = NO_ANSWER
+            return short, []
         a_terms = {stem(w) for w in content_words(short)}
         if a_terms and a_terms <= {stem(w) for w in content_words(question)}:
-            return short, [], ECHO
+            signals["echo"] = ECHO
         support = select_support(short, question, sentences_of(passages))
         if not support:
-            return short, [], "no sentence supports the answer"
-        cited = " ".join(s.text for s in support)
-        check = verify(short, cited, self.vocab)
-        if not check.ok:
-            return short, support, check.reason
+            signals["answer_grounded"] = "no sentence supports the answer"
+            return short, []
+        check = verify(short, " ".join(s.text for s in support), self.vocab)
+        signals["answer_grounded"] = None if check.ok else check.reason
         # The cited paragraph must be about the question's names (e.g. not Aliyev for "president of Turkey").
         where = Vocabulary(" ".join({s.passage.text for s in support}))
         absent = [" ".join(e) for e in entities(question) if not _mentioned(e, where)]
-        if absent:
-            return short, support, f"the supporting passage does not mention {', '.join(absent)}"
-        return short, support, None
+        signals["right_passage"] = f"the supporting passage does not mention {', '.join(absent)}" if absent else None
+        return short, support
+
+    def _failed(self, signals: dict, names: tuple[str, ...]) -> str | None:
+        off = self.settings.disabled
+        return next((signals[n] for n in names if signals.get(n) and n not in off), None)
 
     # -- the contract --------------------------------------------------------------------------------
     def stream(
@@ -223,9 +233,12 @@ class Assistant:
         hits = self.retriever.retrieve(standalone)
         timings["retrieve_s"] = time.perf_counter() - t1
         decision = Decision(standalone=standalone, hits=hits)
-        reason = reason or self.precheck(standalone)
+        signals = decision.signals
+        signals["injection"] = reason
+        self.precheck(standalone, signals)
+        reason = self._failed(signals, PRE_SIGNALS)
         raw, support = "", []
-        if reason is None:
+        if reason is None or self.settings.check_all:
             t2 = time.perf_counter()
             passages = self.context_passages(hits)
             inputs = {"context": self.format_context(passages), "question": standalone}
@@ -233,19 +246,22 @@ class Assistant:
                 if "first_token_s" not in timings:
                     timings["first_token_s"] = time.perf_counter() - t0
                 raw += piece
-                yield "token", piece
+                if reason is None:
+                    yield "token", piece
             timings["generate_s"] = time.perf_counter() - t2
-            short, support, reason = self.postcheck(standalone, raw, passages)
+            short, support = self.postcheck(standalone, raw, passages, signals)
             narrow = sorted((h.passage for h in hits[: self.settings.retry_k]), key=lambda p: p.order)
-            if reason in RETRYABLE and self.settings.retry_k and len(narrow) < len(passages):
+            retry = "retry" not in self.settings.disabled and self.settings.retry_k > 0
+            if retry and self._failed(signals, RETRYABLE) and len(narrow) < len(passages):
                 # A small model often misses a fact in the whole article yet finds it in the two passages
                 # retrieval ranks first; the checks below still apply to whatever it says then.
                 t3 = time.perf_counter()
                 inputs = {"context": self.format_context(narrow), "question": standalone}
                 raw = self.answer_chain().invoke(inputs)
                 timings["retry_s"] = time.perf_counter() - t3
-                short, support, reason = self.postcheck(standalone, raw, narrow)
+                short, support = self.postcheck(standalone, raw, narrow, signals)
                 decision.retried = True
+            reason = reason or self._failed(signals, POST_SIGNALS)
         decision.raw = raw
         timings["total_s"] = time.perf_counter() - t0
         yield "decision", decision

@@ -68,6 +68,11 @@ class Settings(BaseModel):
         2, description="When the model finds nothing in the whole text, ask again over the top-k passages (0: off)."
     )
 
+    disabled_signals: str = Field(
+        "", description="Comma-separated abstention signals to switch off (ablation), e.g. 'term_coverage,retry'."
+    )
+    check_all: bool = Field(False, description="Evaluate every signal even after one fails (for ablation runs).")
+
     # input limits
     max_question_chars: int = Field(2000)
     max_history_turns: int = Field(6, description="Most recent conversation turns kept for follow-ups.")
@@ -90,6 +95,10 @@ class Settings(BaseModel):
     @property
     def index(self) -> Path:
         return (self.index_dir or self.root / "index").resolve()
+
+    @property
+    def disabled(self) -> set[str]:
+        return {x.strip() for x in self.disabled_signals.split(",") if x.strip()}
 
     @property
     def feedback(self) -> Path:
