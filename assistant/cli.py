@@ -42,7 +42,13 @@ def _fail(exc: Exception) -> None:
 def main(ctx, seeds, index_dir, k, backend, llm_url, verbose):
     """Answer questions about the articles in seeds/, with citations to exact spans."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    ctx.obj = Settings.from_env(seeds_dir=seeds, index_dir=index_dir, k=k, backend=backend, llm_url=llm_url)
+    from pydantic import ValidationError
+
+    try:
+        ctx.obj = Settings.from_env(seeds_dir=seeds, index_dir=index_dir, k=k, backend=backend, llm_url=llm_url)
+    except ValidationError as exc:  # a mistyped ASSISTANT_* variable: name it, no traceback
+        bad = "; ".join(f"ASSISTANT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        _fail(AssistantError(f"invalid setting ({bad})"))
 
 
 def _assistant(settings: Settings, progress: bool = False):

@@ -300,6 +300,7 @@ def judge(
         "standalone": getattr(decision, "standalone", "") or "",
         "reasons": reasons,
         "raw": getattr(decision, "raw", "") or "",
+        "signals": dict(getattr(decision, "signals", {}) or {}),
         "hits": [
             {
                 "source": h.passage.source,

@@ -12,9 +12,10 @@ Three ways of answering are timed side by side, question by question, on the sam
 (b) langchain the LangChain tutorial RAG chain: Chroma retriever (k=4) | format docs | ChatPromptTemplate |
               the same model through LangChain | StrOutputParser. Its prompt starts with the retrieved passages,
               so llama.cpp's automatic common-prefix reuse helps it little; no checks, no citations.
-(c) raw       ``llama_cpp.Llama.create_completion`` given only the question, forced to write as many tokens as
-              (a) sampled for that question: its N answer tokens (``Decision.raw`` tokenized) plus the end token
-              that stopped it, so both make the same number of forward passes (end tokens banned): the floor.
+(c) raw       ``llama_cpp.Llama.create_completion`` given only the question, forced (end tokens banned) to make
+              as many forward passes as (a) made while generating: normally its N answer tokens (``Decision.raw``
+              tokenized) plus the end token that stopped it; when (a) retried with a narrower context, the
+              generated tokens of both attempts (llama.cpp's own count). The floor.
 
 Timings are wall-clock and noisy on shared CPUs: compare the ratios, which are measured in the same run.
 Targets are printed next to the measurements; nothing here fails on a missed target.
@@ -103,6 +104,17 @@ def summary(values: list[float]) -> dict:
 
 def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
+
+
+def engine_version() -> str:
+    """The commit measured, marked dirty when the engine or prompts differ from it."""
+    try:
+        git = ["git", "-C", str(ROOT)]
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "assistant", "prompts"], capture_output=True, text=True)
+        return head + ("+dirty" if dirty.stdout.strip() else "") if head else "unknown"
+    except OSError:
+        return "unknown"
 
 
 def self_rss() -> int:
@@ -272,6 +284,7 @@ def run_project(a, perf: Perf, question: str) -> dict:
     total = time.perf_counter() - t0
     llama = a.chat.llama
     raw = decision.raw if decision else ""
+    stats = perf.read()
     return {
         "first_token_s": first,
         "total_s": total,
@@ -281,7 +294,8 @@ def run_project(a, perf: Perf, question: str) -> dict:
         "raw_tokens": len(llama.tokenize(raw.encode("utf-8"), add_bos=False, special=False)) if raw else 0,
         "answer": answer.text,
         "abstained": answer.abstained,
-        **perf.read(),
+        "retried": bool(getattr(decision, "retried", False)),
+        **stats,
     }
 
 
@@ -333,9 +347,16 @@ def run_raw(llama, perf: Perf, question: str, n_tokens: int, ban: dict[int, floa
         "total_s": time.perf_counter() - t0,
         "answer": text,
         "requested_tokens": n_tokens,
-        "stopped_early": stats["gen_tokens"] + 1 < n_tokens,  # the last sampled token is never decoded
+        "stopped_early": stats["gen_tokens"] + 1 < n_tokens,
         **stats,
     }
+
+
+def floor_tokens(project: dict) -> int:
+    """Tokens (c) must sample to match (a)'s forward passes while generating (0: (a) never asked the model)."""
+    if not project["raw_tokens"]:
+        return 0
+    return max(project["raw_tokens"], project["gen_tokens"]) + 1  # the last sampled token is never decoded
 
 
 def eog_ban(llama) -> dict[int, float]:
@@ -363,6 +384,8 @@ def rates(rows: list[dict]) -> dict:
 def variant_summary(rows: list[dict]) -> dict:
     rows = [r for r in rows if r]
     return {
+        "retried": sum(bool(r.get("retried")) for r in rows),
+        "abstained": sum(bool(r.get("abstained")) for r in rows),
         "first_token_s": summary([r["first_token_s"] for r in rows]),
         "total_s": summary([r["total_s"] for r in rows]),
         **rates(rows),
@@ -411,6 +434,7 @@ def warm_process(questions: list[str], tmp: Path) -> dict:
     startup["prefix_warm_s"] = time.perf_counter() - t
     llama = llm_mod._LLAMA
     startup["prefix_tokens"] = llama.n_tokens
+    startup["n_threads"], startup["n_threads_batch"] = llama.n_threads, llama.n_threads_batch
 
     # retrieval: the project's hybrid retriever and the baseline's plain vector retriever
     vector = a.index.store.as_retriever(search_kwargs={"k": 4})
@@ -431,13 +455,13 @@ def warm_process(questions: list[str], tmp: Path) -> dict:
     # one untimed round so that first-call costs (lazy imports, template compilation) are not counted
     warmup = run_project(a, perf, questions[0])
     run_langchain(chain, perf, questions[0])
-    run_raw(llama, perf, questions[0], warmup["raw_tokens"] + 1, ban)
+    run_raw(llama, perf, questions[0], floor_tokens(warmup), ban)
 
     per_question = []
     for i, q in enumerate(questions, 1):
         pa = run_project(a, perf, q)
         pb = run_langchain(chain, perf, q)
-        pc = run_raw(llama, perf, q, pa["raw_tokens"] + 1 if pa["raw_tokens"] else 0, ban)
+        pc = run_raw(llama, perf, q, floor_tokens(pa), ban)
         per_question.append({"question": q, "project": pa, "langchain": pb, "raw": pc})
         print(
             f"[{i:2}/{len(questions)}] (a) {pa['total_s']:5.2f}s  (b) {pb['total_s']:5.2f}s  "
@@ -537,7 +561,8 @@ def table(report: dict) -> str:
     m = report["meta"]
     lines.append(
         f"Benchmark: {m['questions']} questions, quick={m['quick']}, {m['cpus']} CPUs, "
-        f"n_threads={m['n_threads']}, load average {m['loadavg_start']:.1f} -> {m['loadavg_end']:.1f}"
+        f"n_threads={report['startup']['n_threads']}/{report['startup']['n_threads_batch']} (generate/prompt), "
+        f"load average {m['loadavg_start']:.1f} -> {m['loadavg_end']:.1f}, engine {m['engine']}"
     )
     cold = report["cold_start"]
     lines.append("Cold start (fresh process; model file in the page cache)")
@@ -576,6 +601,8 @@ def table(report: dict) -> str:
             f"   {x['prompt_tokens_per_question']:5.0f} @{x['prompt_tokens_per_s']:4.0f}/s"
             f"  {x['gen_tokens_per_question']:4.1f} @{x['gen_tokens_per_s']:4.1f}/s"
         )
+    pa = report["answer"]["project"]
+    row("(a) questions abstained / retried with narrow context", f"{pa['abstained']} / {pa['retried']}")
     b = report["project_time_breakdown_mean"]
     if b:
         row(
@@ -642,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
         "n_threads": settings.n_threads,
         "loadavg_start": os.getloadavg()[0],
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "engine": engine_version(),
     }
     index_src = settings.index
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:

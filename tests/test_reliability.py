@@ -402,6 +402,92 @@ def test_two_processes_building_the_same_fresh_index(tmp_path):
     assert json.loads((tmp_path / "ix" / FINGERPRINT_FILE).read_text())["fingerprint"] == idx.fingerprint
 
 
+# == model files: an interrupted or simultaneous join (the rest is in test_model.py) ===========================
+
+JOINER = """
+import hashlib, sys
+from pathlib import Path
+import assistant.llm as llm
+from assistant.config import Settings
+parts = [Path(p) for p in sys.argv[2:]]
+data = b"".join(p.read_bytes() for p in parts)
+llm.part_paths = lambda: parts
+llm.MODEL_SIZE, llm.MODEL_SHA256 = len(data), hashlib.sha256(data).hexdigest()
+print(llm.ensure_model(Settings.from_env(cache_dir=Path(sys.argv[1]))))
+"""
+
+
+@pytest.fixture()
+def small_parts(tmp_path, monkeypatch):
+    """Three small stand-in model parts, and llm's expected size and checksum set to theirs."""
+    import hashlib
+
+    import assistant.llm as llm
+
+    parts = []
+    for i in range(3):
+        part = tmp_path / "parts" / f"part{i}"
+        part.parent.mkdir(exist_ok=True)
+        part.write_bytes(os.urandom(3_000_000))
+        parts.append(part)
+    data = b"".join(p.read_bytes() for p in parts)
+    monkeypatch.setattr(llm, "part_paths", lambda: parts)
+    monkeypatch.setattr(llm, "MODEL_SIZE", len(data))
+    monkeypatch.setattr(llm, "MODEL_SHA256", hashlib.sha256(data).hexdigest())
+    return parts, data
+
+
+def test_interrupted_model_join_leaves_nothing_that_looks_valid(tmp_path, small_parts, monkeypatch):
+    import assistant.llm as llm
+
+    parts, data = small_parts
+    cache = tmp_path / "cache"
+    real = Path.read_bytes
+
+    def interrupted(self):
+        if self == parts[2]:
+            raise KeyboardInterrupt  # Ctrl-C (or a crash) in the middle of writing the joined file
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        llm.ensure_model(Settings.from_env(cache_dir=cache))
+    assert list(cache.iterdir()) == []  # no partial file, no stamp
+    monkeypatch.setattr(Path, "read_bytes", real)
+    joined = llm.ensure_model(Settings.from_env(cache_dir=cache))
+    assert joined.read_bytes() == data and llm._valid(joined)
+
+
+def test_two_processes_joining_the_model_at_once(tmp_path, small_parts):
+    parts, data = small_parts
+    cache = tmp_path / "cache"
+    cmd = [PY, "-c", JOINER, str(cache), *map(str, parts)]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    joined = Path(outs[0][0].strip())
+    assert joined.read_bytes() == data
+    assert sorted(p.name for p in cache.iterdir()) == sorted([joined.name, joined.with_suffix(".sha256").name])
+
+
+def test_two_threads_joining_the_model_at_once(tmp_path, small_parts):
+    import assistant.llm as llm
+
+    _, data = small_parts
+    settings = Settings.from_env(cache_dir=tmp_path / "cache")
+    results: list[object] = []
+
+    def join(_i: int) -> None:
+        try:
+            results.append(llm.ensure_model(settings))
+        except BaseException as exc:  # noqa: BLE001 - recorded and asserted on below
+            results.append(exc)
+
+    _threads(4, join)
+    assert all(isinstance(r, Path) for r in results), results
+    assert results[0].read_bytes() == data and not list(results[0].parent.glob("*.part-*"))
+
+
 # == feedback file ==============================================================================================
 
 WRITER = """
@@ -567,7 +653,7 @@ def test_password_from_env_or_flag_is_used_and_never_printed(fake_serve, capsys,
     assert "other machines" not in text and "sign-in required as 'alice'" in text
 
 
-def test_cli_passes_auth_and_rejects_a_bad_queue_size(monkeypatch, tmp_path):
+def test_cli_passes_auth_and_rejects_bad_settings_without_a_traceback(monkeypatch, tmp_path):
     from click.testing import CliRunner
 
     import assistant.ui as ui
@@ -582,6 +668,10 @@ def test_cli_passes_auth_and_rejects_a_bad_queue_size(monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_ROOT", str(tmp_path))
     result = CliRunner().invoke(main, ["ui"])
     assert result.exit_code == 2 and "ASSISTANT_QUEUE_SIZE must be at least 1" in result.output
+    monkeypatch.setenv("ASSISTANT_QUEUE_SIZE", "lots")
+    result = CliRunner().invoke(main, ["ui"])
+    assert result.exit_code == 2 and "invalid setting (ASSISTANT_QUEUE_SIZE: " in result.output
+    assert not isinstance(result.exception, ValueError)  # a message, not a traceback
 
 
 # == the page's plumbing under load, with a stand-in engine (fast; the real server: test_reliability_server.py) ==

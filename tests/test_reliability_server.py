@@ -33,9 +33,9 @@ ANSWERABLE = [
     ("Who led the Azerbaijani delegation?", "Sharifov", "Antalya"),
     ("Where did Aliyev and Al-Sharaa meet?", "Antalya", "Sharifov"),
 ]
-FOLLOW_UPS = {  # session -> (follow-up, what only its own conversation leads to)
-    0: ("What message did he carry?", "Aliyev"),
-    1: ("What was laid there?", "groundwork"),
+FOLLOW_UPS = {  # session -> (follow-up, what only its own conversation leads to, what the other one would)
+    0: ("Which city did he visit?", "Damascus", "Antalya"),  # he = Sharifov
+    1: ("Who met there?", "Aliyev", "Sharifov"),  # there = the Antalya Diplomacy Forum
 }
 RESULT_TIMEOUT = 900  # one answer at a time on a shared 2-core machine: the last of 20 waits a while
 
@@ -194,7 +194,8 @@ def test_twenty_sessions_at_once_each_get_their_own_answers(server):
         assert first["citations"] and all(c["source"] == "seeds/azerbaijan-syria.txt" for c in first["citations"])
         if i in FOLLOW_UPS:
             follow = got[1][1]
-            assert follow["turns"] == 2 and FOLLOW_UPS[i][1] in follow["text"], (i, follow)
+            _, want, other = FOLLOW_UPS[i]
+            assert follow["turns"] == 2 and want in follow["text"] and other not in follow["text"], (i, follow)
         for question, r in got[1 + (i in FOLLOW_UPS) :]:
             number = question.split()[-1].rstrip("?")
             assert r["abstained"] and any(number in why for why in r["reasons"]), (i, r)
