@@ -159,11 +159,25 @@ class Assistant:
             parts.append(p.text)
         return "\n\n".join(parts)
 
+    def check_tokens(self, question: str) -> None:
+        """Refuse a question the model cannot read whole (a character limit does not bound tokens)."""
+        llama = getattr(self.chat, "llama", None)
+        n = len(llama.tokenize(question.encode("utf-8"), add_bos=False)) if llama else len(question.encode()) // 3
+        if n > self.settings.max_question_tokens:
+            raise InputError(
+                f"The question is too long for the model ({n} tokens; the limit is "
+                f"{self.settings.max_question_tokens}). Please shorten it."
+            )
+
     def standalone_question(self, question: str, history: list[tuple[str, str]] | None, context: str) -> str:
         if not history:
             return question
+        self.check_tokens(question)
         turns = history[-self.settings.max_history_turns :]
         convo = "\n".join(f"User: {u[:400]}\nAssistant: {a[:400]}" for u, a in turns)
+        while len(turns) > 1 and len(convo) > 3 * self.settings.max_question_tokens:  # keep the newest turns
+            turns = turns[1:]
+            convo = "\n".join(f"User: {u[:400]}\nAssistant: {a[:400]}" for u, a in turns)
         rewritten = self.condense_chain().invoke({"context": context, "history": convo, "question": question}).strip()
         rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""
         if not rewritten or len(rewritten) > 3 * len(question) + 200:
@@ -200,6 +214,9 @@ class Assistant:
             signals["answer_grounded"] = "no sentence supports the answer"
             return short, []
         check = verify(short, " ".join(s.text for s in support), self.vocab)
+        foreign = [w for w in content_words(short) if not self.vocab.has(w, fuzzy=False)]
+        if check.ok and foreign:  # e.g. an injected "... banana": words the sources never use
+            check.ok, check.reason = False, f"the answer uses words that are not in the sources: {', '.join(foreign)}"
         signals["answer_grounded"] = None if check.ok else check.reason
         # The cited paragraph must be about the question's names (e.g. not Aliyev for "president of Turkey").
         where = Vocabulary(" ".join({s.passage.text for s in support}))
@@ -221,10 +238,10 @@ class Assistant:
         history = [(str(u), str(a)) for u, a in (history or [])]
         timings: dict[str, float] = {}
         standalone, reason = q, None
-        timings["warm_s"] = _timed(self.warm)
         if INJECTION.search(q):
             reason = "the question asks to change the assistant's instructions"
         elif history:
+            timings["warm_s"] = _timed(self.warm)
             # Rewrite the follow-up with the article in view (same prompt prefix as answering).
             around = self.context_passages(self.retriever.retrieve(f"{history[-1][0]} {q}"))
             standalone = self.standalone_question(q, history, self.format_context(around))
@@ -239,6 +256,8 @@ class Assistant:
         reason = self._failed(signals, PRE_SIGNALS)
         raw, support = "", []
         if reason is None or self.settings.check_all:
+            timings["warm_s"] = timings.get("warm_s", 0.0) + _timed(self.warm)
+            self.check_tokens(standalone)
             t2 = time.perf_counter()
             passages = self.context_passages(hits)
             inputs = {"context": self.format_context(passages), "question": standalone}

@@ -75,6 +75,7 @@ class Settings(BaseModel):
 
     # input limits
     max_question_chars: int = Field(2000)
+    max_question_tokens: int = Field(512, description="Longest question in model tokens (bounds the context).")
     max_history_turns: int = Field(6, description="Most recent conversation turns kept for follow-ups.")
 
     # chat page

@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import logging
 import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -70,8 +71,16 @@ def _valid(path: Path) -> bool:
     return True
 
 
+_JOIN_LOCK = threading.RLock()
+
+
 def ensure_model(settings: Settings) -> Path:
     """Return a verified GGUF path, joining the PyPI parts once into the cache (atomically)."""
+    with _JOIN_LOCK:  # threads of one process; processes are kept apart by unique temp names + os.replace
+        return _ensure_model(settings)
+
+
+def _ensure_model(settings: Settings) -> Path:
     if settings.model_path:
         if not Path(settings.model_path).is_file():
             raise ModelUnavailableError(f"Model file {settings.model_path} (ASSISTANT_MODEL_PATH) does not exist.")
@@ -81,7 +90,9 @@ def ensure_model(settings: Settings) -> Path:
         return target
     parts = part_paths()
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".part-{os.getpid()}")
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=MODEL_FILE + ".part-")
+    os.close(fd)
+    tmp = Path(tmp_name)
     h = hashlib.sha256()
     size = 0
     try:
@@ -282,8 +293,9 @@ def chat_model(settings: Settings):
         )
     if settings.backend != "llamacpp":
         raise ModelUnavailableError(f"Unknown backend {settings.backend!r}: use 'llamacpp' or 'openai'.")
-    if _LLAMA is None:
-        _LLAMA = load_llama(settings)
+    with _JOIN_LOCK:
+        if _LLAMA is None:
+            _LLAMA = load_llama(settings)
     return _chat_model_class()(llama=_LLAMA, max_tokens=settings.max_tokens)
 
 
