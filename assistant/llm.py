@@ -135,6 +135,7 @@ def load_llama(settings: Settings):
             model_path=str(path),
             n_ctx=settings.n_ctx,
             n_threads=settings.n_threads,
+            n_threads_batch=settings.n_threads,
             n_batch=512,
             seed=settings.seed,
             logits_all=False,
