@@ -118,3 +118,22 @@ def write_report(results_json: Path, chosen: float) -> Path:
     (out / "ablation.md").write_text(markdown(rows) + "\n")
     plot(points, chosen, out / "abstention_curve.png")
     return out / "ablation.md"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m assistant.ablation reports/eval-X/results.json [chosen-threshold]``"""
+    import sys
+
+    from .config import Settings
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        raise SystemExit(main.__doc__)
+    chosen = float(args[1]) if len(args) > 1 else Settings.model_fields["min_term_coverage"].default
+    path = write_report(Path(args[0]), chosen)
+    print(path.read_text())
+    print(f"Curve: {path.parent / 'abstention_curve.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The ablation arithmetic on recorded signal verdicts (synthetic results, so each number is known)."""
+
+from __future__ import annotations
+
+import json
+
+from assistant.ablation import ablation, curve, write_report
+
+
+def result(expect_abstain: bool, raw: str, answers: list[str], **signals) -> dict:
+    base = {s: None for s in ("injection", "unknown_names", "term_coverage", "model_declined", "echo")}
+    base |= {"answer_grounded": None, "right_passage": None, "coverage": 1.0}
+    base |= signals
+    return {"expect_abstain": expect_abstain, "raw": raw, "expected": {"answers": answers}, "signals": base}
+
+
+RESULTS = [
+    result(False, "Paris", ["Paris"]),  # answered right
+    result(False, "Lyon", ["Paris"]),  # answered wrong
+    result(False, "NOT IN ARTICLE", ["Nice"], model_declined="declined"),  # missed
+    result(True, "2011", [], answer_grounded="number 2011 is not in the article"),  # caught by grounding
+    result(True, "Azerbaijan", [], unknown_names="FIFA", coverage=0.0, term_coverage="low"),  # caught twice
+]
+
+
+def test_ablation_rows():
+    rows = {r["signals"]: r for r in ablation(RESULTS)}
+    full = rows["all (as shipped)"]
+    assert full["hasans_accuracy"] == 1 / 3 and full["noans_accuracy"] == 1.0
+    assert full["abstention_precision"] == 2 / 3
+    assert rows["without answer_grounded"]["noans_accuracy"] == 0.5
+    assert rows["without unknown_names"]["noans_accuracy"] == 1.0  # term_coverage still catches it
+    assert rows["none (model answer as is)"]["noans_accuracy"] == 0.0
+
+
+def test_curve_and_report(tmp_path):
+    points = curve(RESULTS, steps=3)
+    assert [p["threshold"] for p in points] == [0.0, 0.5, 1.0]
+    assert points[0]["noans_accuracy"] == 1.0  # the FIFA question is still caught by its names
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"results": [dict(r, error=None) for r in RESULTS]}))
+    md = write_report(path, 0.3)
+    assert "without term_coverage" in md.read_text()
+    assert (tmp_path / "abstention_curve.png").stat().st_size > 1000
