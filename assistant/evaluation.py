@@ -617,6 +617,7 @@ def run_sets(
         make_assistant = Assistant
     started = datetime.now(UTC)
     t0 = time.perf_counter()
+    git, prompts = git_revision(settings.root), prompts_fingerprint(settings)  # as the run starts
     chosen = [(qs, qs.select(tags, limit, sample)) for qs in qsets]
     total = sum(len(qs) for _, qs in chosen)
     parallel = jobs if jobs > 1 and settings.backend == "openai" else 1
@@ -670,10 +671,10 @@ def run_sets(
         ],
         "options": {"limit": limit, "sample": sample, "tags": list(tags or []), "jobs": jobs, "parallel": parallel},
         "model": next((r["model"] for r in results if r["model"]), llm_mod.model_label(settings)),
-        "prompts": prompts_fingerprint(settings),
+        "prompts": prompts,
         "settings": _settings_record(settings),
         "k": settings.k,
-        "git": git_revision(settings.root),
+        "git": git,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }
