@@ -159,10 +159,13 @@ class Assistant:
             parts.append(p.text)
         return "\n\n".join(parts)
 
+    def _count_tokens(self, text: str) -> int:
+        llama = getattr(self.chat, "llama", None)
+        return len(llama.tokenize(text.encode("utf-8"), add_bos=False)) if llama else len(text.encode()) // 3
+
     def check_tokens(self, question: str) -> None:
         """Refuse a question the model cannot read whole (a character limit does not bound tokens)."""
-        llama = getattr(self.chat, "llama", None)
-        n = len(llama.tokenize(question.encode("utf-8"), add_bos=False)) if llama else len(question.encode()) // 3
+        n = self._count_tokens(question)
         if n > self.settings.max_question_tokens:
             raise InputError(
                 f"The question is too long for the model ({n} tokens; the limit is "
@@ -175,7 +178,10 @@ class Assistant:
         self.check_tokens(question)
         turns = history[-self.settings.max_history_turns :]
         convo = "\n".join(f"User: {u[:400]}\nAssistant: {a[:400]}" for u, a in turns)
-        while len(turns) > 1 and len(convo) > 3 * self.settings.max_question_tokens:  # keep the newest turns
+        # Drop the oldest turns until the conversation fits the context window beside the prompt prefix.
+        budget = self.settings.n_ctx - len(llm_mod._PREFIX) - self.settings.max_question_tokens
+        budget -= self.settings.max_tokens + 256
+        while len(turns) > 1 and self._count_tokens(convo) > budget:
             turns = turns[1:]
             convo = "\n".join(f"User: {u[:400]}\nAssistant: {a[:400]}" for u, a in turns)
         rewritten = self.condense_chain().invoke({"context": context, "history": convo, "question": question}).strip()
@@ -209,6 +215,7 @@ class Assistant:
         a_terms = {stem(w) for w in content_words(short)}
         if a_terms and a_terms <= {stem(w) for w in content_words(question)}:
             signals["echo"] = ECHO
+        short = self._trim_foreign(short)
         support = select_support(short, question, sentences_of(passages))
         if not support:
             signals["answer_grounded"] = "no sentence supports the answer"
@@ -223,6 +230,27 @@ class Assistant:
         absent = [" ".join(e) for e in entities(question) if not _mentioned(e, where)]
         signals["right_passage"] = f"the supporting passage does not mention {', '.join(absent)}" if absent else None
         return short, support
+
+    def _trim_foreign(self, short: str) -> str:
+        """Repair an answer by dropping words the sources never use from its ends ("Antalya ... Forum banana").
+
+        A foreign word in the middle is left for the grounding check, which then withholds the answer.
+        """
+        tokens = short.split()
+
+        def foreign(tok: str) -> bool:  # a lower-case word the sources never use; a foreign *name* is never cut
+            ws = content_words(tok)
+            return bool(ws) and tok[:1].islower() and not all(self.vocab.has(w, fuzzy=False) for w in ws)
+
+        kept = list(tokens)
+        while len(kept) > 1 and foreign(kept[-1]):
+            kept.pop()
+        while len(kept) > 1 and foreign(kept[0]):
+            kept.pop(0)
+        if len(tokens) - len(kept) > 2 or not content_words(" ".join(kept)):
+            return short
+        tokens = kept
+        return " ".join(tokens).rstrip(" ,;:")
 
     def _failed(self, signals: dict, names: tuple[str, ...]) -> str | None:
         off = self.settings.disabled
