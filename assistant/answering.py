@@ -176,14 +176,18 @@ class Assistant:
         if not history:
             return question
         self.check_tokens(question)
+
+        def render(turns: list[tuple[str, str]]) -> str:
+            return "\n".join(f"User: {u[:400]}\nAssistant: {a[:400]}" for u, a in turns)
+
         turns = history[-self.settings.max_history_turns :]
-        convo = "\n".join(f"User: {u[:400]}\nAssistant: {a[:400]}" for u, a in turns)
+        convo = render(turns)
         # Drop the oldest turns until the conversation fits the context window beside the prompt prefix.
         budget = self.settings.n_ctx - len(llm_mod._PREFIX) - self.settings.max_question_tokens
         budget -= self.settings.max_tokens + 256
         while len(turns) > 1 and self._count_tokens(convo) > budget:
             turns = turns[1:]
-            convo = "\n".join(f"User: {u[:400]}\nAssistant: {a[:400]}" for u, a in turns)
+            convo = render(turns)
         rewritten = self.condense_chain().invoke({"context": context, "history": convo, "question": question}).strip()
         rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""
         if not rewritten or len(rewritten) > 3 * len(question) + 200:
@@ -192,7 +196,7 @@ class Assistant:
 
     def precheck(self, question: str, signals: dict[str, str | None]) -> None:
         """Signals available before asking the model: are the question's names, numbers and terms in the sources?"""
-        missing = [" ".join(e) for e in entities(question) if not _mentioned(e, self.vocab)]
+        missing = [" ".join(e) for e in entities(question) if not self.vocab.mentions(e)]
         missing += [n for n in _NUMERAL.findall(question) if n.replace(",", "") not in self.vocab.numbers]
         signals["unknown_names"] = f"the sources never mention {', '.join(dict.fromkeys(missing))}" if missing else None
         terms = content_words(question)
@@ -227,7 +231,7 @@ class Assistant:
         signals["answer_grounded"] = None if check.ok else check.reason
         # The cited paragraph must be about the question's names (e.g. not Aliyev for "president of Turkey").
         where = Vocabulary(" ".join({s.passage.text for s in support}))
-        absent = [" ".join(e) for e in entities(question) if not _mentioned(e, where)]
+        absent = [" ".join(e) for e in entities(question) if not where.mentions(e)]
         signals["right_passage"] = f"the supporting passage does not mention {', '.join(absent)}" if absent else None
         return short, support
 
@@ -328,11 +332,6 @@ class Assistant:
                 final = value
         assert isinstance(final, Answer)
         return final
-
-
-def _mentioned(entity: list[str], vocab: Vocabulary) -> bool:
-    """A name counts as mentioned when at least half of its words are (Al-Sharaa for Ahmad Al-Sharaa)."""
-    return 2 * sum(vocab.has(w) for w in entity) >= len(entity)
 
 
 def _timed(fn) -> float:

@@ -36,10 +36,6 @@ def _units(text: str) -> list[tuple[str, ...]]:
     return [tuple(e) for e in ents] + rest
 
 
-def _covers(unit: tuple[str, ...], vocab: Vocabulary) -> bool:
-    return 2 * sum(vocab.has(w, fuzzy=False) for w in unit) >= len(unit)
-
-
 def select_support(answer: str, question: str, candidates: list[Sentence], max_cites: int = 2) -> list[Sentence]:
     """The fewest sentences that cover the answer's names and words, preferring those that match the question."""
     a_units = _units(answer)
@@ -47,7 +43,7 @@ def select_support(answer: str, question: str, candidates: list[Sentence], max_c
     vocabs = [Vocabulary(s.text) for s in candidates]
 
     def score(i: int) -> tuple[float, int]:
-        a = sum(_covers(u, vocabs[i]) for u in a_units)
+        a = sum(vocabs[i].mentions(u, fuzzy=False) for u in a_units)
         q = sum(vocabs[i].has(t, fuzzy=False) for t in q_terms)
         return (-(2.0 * a + q), i)
 
@@ -55,11 +51,11 @@ def select_support(answer: str, question: str, candidates: list[Sentence], max_c
     if not scored:
         return []
     chosen = [scored[0]]
-    covered = {u for u in a_units if _covers(u, vocabs[scored[0]])}
+    covered = {u for u in a_units if vocabs[scored[0]].mentions(u, fuzzy=False)}
     for i in scored[1:]:
         if len(chosen) >= max_cites:
             break
-        new = {u for u in a_units if u not in covered and _covers(u, vocabs[i])}
+        new = {u for u in a_units if u not in covered and vocabs[i].mentions(u, fuzzy=False)}
         if new:
             chosen.append(i)
             covered |= new

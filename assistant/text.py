@@ -111,6 +111,10 @@ class Vocabulary:
             return any(abs(len(v) - len(w)) <= 2 and SequenceMatcher(None, v, w).ratio() >= 0.84 for v in self.words)
         return False
 
+    def mentions(self, name, fuzzy: bool = True) -> bool:
+        """A multi-word name counts as mentioned when at least half of its words are (Al-Sharaa for Ahmad Al-Sharaa)."""
+        return 2 * sum(self.has(w, fuzzy) for w in name) >= len(name)
+
     def coverage(self, terms: list[str], fuzzy: bool = True) -> float:
         if not terms:
             return 1.0
