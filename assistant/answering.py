@@ -97,6 +97,7 @@ class Assistant:
         self.index = build_or_load(self.documents, self.settings, progress=progress)
         self.retriever = HybridRetriever(self.index, k=self.settings.k, rrf_k=self.settings.rrf_k)
         self.vocab = Vocabulary("\n".join(d.text for d in self.documents))
+        self._vocabs: dict[str, Vocabulary] = {}
         self.startup_s = time.perf_counter() - t0
         self._chat = None
         self._lock = threading.Lock()
@@ -144,10 +145,38 @@ class Assistant:
             self._texts[source] = read_text(self.settings.root / source)
         return self._texts[source]
 
-    def context_passages(self, hits: list[Hit]) -> list[Passage]:
-        """The whole corpus when it is small (a stable prompt prefix llama.cpp can reuse), else the hits."""
-        chosen = self.index.passages if self.full_context() else [h.passage for h in hits]
+    def context_passages(self, hits: list[Hit], source: str | None = None) -> list[Passage]:
+        """The whole corpus (or the one article asked about) when it is small, else the hits.
+
+        A whole small corpus is a stable prompt prefix that llama.cpp evaluates once and reuses.
+        """
+        if source is None:
+            chosen = self.index.passages if self.full_context() else [h.passage for h in hits]
+        else:
+            doc = [p for p in self.index.passages if p.source == source]
+            small = sum(len(p.text) for p in doc) <= self.settings.full_context_chars
+            chosen = doc if small else [h.passage for h in hits]
         return sorted(chosen, key=lambda p: p.order)
+
+    def sources(self) -> list[str]:
+        return [d.source for d in self.documents]
+
+    def resolve_source(self, source: str | None) -> str | None:
+        """None (all articles), a source path as cited, or a file name; anything else is a clear error."""
+        if source is None or source.strip().lower() in {"", "all", "all articles"}:
+            return None
+        names = {d.source: d.source for d in self.documents} | {Path(d.source).name: d.source for d in self.documents}
+        if source not in names:
+            raise InputError(f"There is no article {source!r}. Choose one of: {', '.join(self.sources())}.")
+        return names[source]
+
+    def vocabulary(self, source: str | None) -> Vocabulary:
+        """Words and names the checks may accept: the whole corpus, or only the article asked about."""
+        if source is None:
+            return self.vocab
+        if source not in self._vocabs:
+            self._vocabs[source] = Vocabulary(self._texts[source])
+        return self._vocabs[source]
 
     def format_context(self, passages: list[Passage]) -> str:
         multi = len({p.source for p in passages}) > 1
@@ -194,21 +223,28 @@ class Assistant:
             return question
         return rewritten
 
-    def precheck(self, question: str, signals: dict[str, str | None]) -> None:
+    def precheck(self, question: str, signals: dict[str, str | None], vocab: Vocabulary | None = None) -> None:
         """Signals available before asking the model: are the question's names, numbers and terms in the sources?"""
-        missing = [" ".join(e) for e in entities(question) if not self.vocab.mentions(e)]
-        missing += [n for n in _NUMERAL.findall(question) if n.replace(",", "") not in self.vocab.numbers]
+        vocab = vocab or self.vocab
+        missing = [" ".join(e) for e in entities(question) if not vocab.mentions(e)]
+        missing += [n for n in _NUMERAL.findall(question) if n.replace(",", "") not in vocab.numbers]
         signals["unknown_names"] = f"the sources never mention {', '.join(dict.fromkeys(missing))}" if missing else None
         terms = content_words(question)
-        coverage = self.vocab.coverage(terms) if terms else 1.0
+        coverage = vocab.coverage(terms) if terms else 1.0
         signals["coverage"] = round(coverage, 4)  # a number, kept for threshold curves
         low = coverage < self.settings.min_term_coverage
         signals["term_coverage"] = "most of the question's terms do not occur in the sources" if low else None
 
     def postcheck(
-        self, question: str, raw: str, passages: list[Passage], signals: dict[str, str | None]
+        self,
+        question: str,
+        raw: str,
+        passages: list[Passage],
+        signals: dict[str, str | None],
+        vocab: Vocabulary | None = None,
     ) -> tuple[str, list[Sentence]]:
         """Clean the model's answer, find its support, and record each check's verdict (None = passed)."""
+        vocab = vocab or self.vocab
         for name in POST_SIGNALS:
             signals[name] = None
         short = raw.strip().splitlines()[0].strip() if raw.strip() else ""
@@ -219,13 +255,13 @@ class Assistant:
         a_terms = {stem(w) for w in content_words(short)}
         if a_terms and a_terms <= {stem(w) for w in content_words(question)}:
             signals["echo"] = ECHO
-        short = self._trim_foreign(short)
+        short = self._trim_foreign(short, vocab)
         support = select_support(short, question, sentences_of(passages))
         if not support:
             signals["answer_grounded"] = "no sentence supports the answer"
             return short, []
-        check = verify(short, " ".join(s.text for s in support), self.vocab)
-        foreign = [w for w in content_words(short) if not self.vocab.has(w, fuzzy=False)]
+        check = verify(short, " ".join(s.text for s in support), vocab)
+        foreign = [w for w in content_words(short) if not vocab.has(w, fuzzy=False)]
         if check.ok and foreign:  # e.g. an injected "... banana": words the sources never use
             check.ok, check.reason = False, f"the answer uses words that are not in the sources: {', '.join(foreign)}"
         signals["answer_grounded"] = None if check.ok else check.reason
@@ -235,7 +271,7 @@ class Assistant:
         signals["right_passage"] = f"the supporting passage does not mention {', '.join(absent)}" if absent else None
         return short, support
 
-    def _trim_foreign(self, short: str) -> str:
+    def _trim_foreign(self, short: str, vocab: Vocabulary) -> str:
         """Repair an answer by dropping words the sources never use from its ends ("Antalya ... Forum banana").
 
         A foreign word in the middle is left for the grounding check, which then withholds the answer.
@@ -244,7 +280,7 @@ class Assistant:
 
         def foreign(tok: str) -> bool:  # a lower-case word the sources never use; a foreign *name* is never cut
             ws = content_words(tok)
-            return bool(ws) and tok[:1].islower() and not all(self.vocab.has(w, fuzzy=False) for w in ws)
+            return bool(ws) and tok[:1].islower() and not all(vocab.has(w, fuzzy=False) for w in ws)
 
         kept = list(tokens)
         while len(kept) > 1 and foreign(kept[-1]):
@@ -262,11 +298,16 @@ class Assistant:
 
     # -- the contract --------------------------------------------------------------------------------
     def stream(
-        self, question: str, history: list[tuple[str, str]] | None = None
+        self, question: str, history: list[tuple[str, str]] | None = None, source: str | None = None
     ) -> Iterator[tuple[str, str | Decision | Answer]]:
-        """Yield ("token", text) while the model writes, ("decision", Decision), then ("answer", Answer)."""
+        """Yield ("token", text) while the model writes, ("decision", Decision), then ("answer", Answer).
+
+        ``source`` limits the answer to one article (a path as cited, or its file name); None means all.
+        """
         t0 = time.perf_counter()
         q = clean_question(question, self.settings.max_question_chars)
+        source = self.resolve_source(source)
+        vocab = self.vocabulary(source)
         history = [(str(u), str(a)) for u, a in (history or [])]
         timings: dict[str, float] = {}
         standalone, reason = q, None
@@ -275,23 +316,23 @@ class Assistant:
         elif history:
             timings["warm_s"] = _timed(self.warm)
             # Rewrite the follow-up with the article in view (same prompt prefix as answering).
-            around = self.context_passages(self.retriever.retrieve(f"{history[-1][0]} {q}"))
+            around = self.context_passages(self.retriever.retrieve(f"{history[-1][0]} {q}", source=source), source)
             standalone = self.standalone_question(q, history, self.format_context(around))
         timings["condense_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        hits = self.retriever.retrieve(standalone)
+        hits = self.retriever.retrieve(standalone, source=source)
         timings["retrieve_s"] = time.perf_counter() - t1
         decision = Decision(standalone=standalone, hits=hits)
         signals = decision.signals
         signals["injection"] = reason
-        self.precheck(standalone, signals)
+        self.precheck(standalone, signals, vocab)
         reason = self._failed(signals, PRE_SIGNALS)
         raw, support = "", []
         if reason is None or self.settings.check_all:
             timings["warm_s"] = timings.get("warm_s", 0.0) + _timed(self.warm)
             self.check_tokens(standalone)
             t2 = time.perf_counter()
-            passages = self.context_passages(hits)
+            passages = self.context_passages(hits, source)
             inputs = {"context": self.format_context(passages), "question": standalone}
             for piece in self.answer_chain().stream(inputs):
                 if "first_token_s" not in timings:
@@ -300,7 +341,7 @@ class Assistant:
                 if reason is None:
                     yield "token", piece
             timings["generate_s"] = time.perf_counter() - t2
-            short, support = self.postcheck(standalone, raw, passages, signals)
+            short, support = self.postcheck(standalone, raw, passages, signals, vocab)
             narrow = sorted((h.passage for h in hits[: self.settings.retry_k]), key=lambda p: p.order)
             retry = "retry" not in self.settings.disabled and self.settings.retry_k > 0
             if retry and self._failed(signals, RETRYABLE) and len(narrow) < len(passages):
@@ -310,7 +351,7 @@ class Assistant:
                 inputs = {"context": self.format_context(narrow), "question": standalone}
                 raw = self.answer_chain().invoke(inputs)
                 timings["retry_s"] = time.perf_counter() - t3
-                short, support = self.postcheck(standalone, raw, narrow, signals)
+                short, support = self.postcheck(standalone, raw, narrow, signals, vocab)
                 decision.retried = True
             reason = reason or self._failed(signals, POST_SIGNALS)
         decision.raw = raw
@@ -325,9 +366,9 @@ class Assistant:
         text = f"{short.rstrip('.')} {marks}."
         yield "answer", Answer(text=text, citations=cites, abstained=False, timings=timings, model=self.model)
 
-    def answer(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+    def answer(self, question: str, history: list[tuple[str, str]] | None = None, source: str | None = None) -> Answer:
         final = None
-        for kind, value in self.stream(question, history):
+        for kind, value in self.stream(question, history, source):
             if kind == "answer":
                 final = value
         assert isinstance(final, Answer)
@@ -352,6 +393,6 @@ def default_assistant() -> Assistant:
         return _DEFAULT
 
 
-def answer(question: str, history: list[tuple[str, str]] | None = None) -> Answer:
-    """Answer a question about the sources in ``seeds/`` with citations, or abstain."""
-    return default_assistant().answer(question, history)
+def answer(question: str, history: list[tuple[str, str]] | None = None, source: str | None = None) -> Answer:
+    """Answer a question about the sources in ``seeds/`` (or only ``source``) with citations, or abstain."""
+    return default_assistant().answer(question, history, source)

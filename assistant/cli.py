@@ -32,20 +32,25 @@ def _fail(exc: Exception) -> None:
 
 
 @click.group()
-@click.option("--seeds", type=click.Path(path_type=Path), help="Folder of source documents (ASSISTANT_SEEDS_DIR).")
+@click.option(
+    "--seeds", "--source", type=click.Path(path_type=Path), help="Folder of source documents (ASSISTANT_SEEDS_DIR)."
+)
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Store folder (ASSISTANT_INDEX_DIR).")
 @click.option("--k", type=int, help="Passages retrieved per question (ASSISTANT_K).")
 @click.option("--backend", type=click.Choice(["llamacpp", "openai"]), help="Model backend (ASSISTANT_BACKEND).")
 @click.option("--llm-url", help="OpenAI-compatible base URL (ASSISTANT_LLM_URL).")
+@click.option("--chroma-url", help="Chroma server instead of the embedded store (ASSISTANT_CHROMA_URL).")
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_context
-def main(ctx, seeds, index_dir, k, backend, llm_url, verbose):
+def main(ctx, seeds, index_dir, k, backend, llm_url, chroma_url, verbose):
     """Answer questions about the articles in seeds/, with citations to exact spans."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from pydantic import ValidationError
 
     try:
-        ctx.obj = Settings.from_env(seeds_dir=seeds, index_dir=index_dir, k=k, backend=backend, llm_url=llm_url)
+        ctx.obj = Settings.from_env(
+            seeds_dir=seeds, index_dir=index_dir, k=k, backend=backend, llm_url=llm_url, chroma_url=chroma_url
+        )
     except ValidationError as exc:  # a mistyped ASSISTANT_* variable: name it, no traceback
         bad = "; ".join(f"ASSISTANT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         _fail(AssistantError(f"invalid setting ({bad})"))
@@ -60,11 +65,12 @@ def _assistant(settings: Settings, progress: bool = False):
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
+@click.option("--article", help="Answer from this article only (its file name or path); default: all.")
 @click.pass_context
-def ask(ctx, question, as_json):
+def ask(ctx, question, as_json, article):
     """Answer one question."""
     try:
-        a = _assistant(_settings(ctx)).answer(question)
+        a = _assistant(_settings(ctx)).answer(question, source=article)
     except AssistantError as exc:
         _fail(exc)
     click.echo(a.model_dump_json(indent=2) if as_json else format_answer(a))
@@ -74,7 +80,7 @@ def ask(ctx, question, as_json):
 @click.option("--force", is_flag=True, help="Rebuild even when the store is up to date.")
 @click.pass_context
 def index(ctx, force):
-    """Build or rebuild the vector store under index/."""
+    """Bring the vector store up to date: embed added or changed documents, drop removed ones."""
     from .documents import load_documents
     from .index import build_or_load
 
@@ -84,7 +90,8 @@ def index(ctx, force):
     except AssistantError as exc:
         _fail(exc)
     state = "built" if idx.built else "up to date"
-    click.echo(f"Index {state}: {len(idx.passages)} passages in {s.index}")
+    delta = ", ".join(f"{v} {k}" for k, v in idx.changes.items())
+    click.echo(f"Index {state}: {len(idx.passages)} passages in {idx.location} ({delta})")
 
 
 @main.command()

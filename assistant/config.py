@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 # Offline switches: set before any Hugging Face / Chroma import so that nothing tries the network.
 OFFLINE_ENV = {
@@ -46,6 +46,12 @@ class Settings(BaseModel):
     chunk_size: int = Field(600, description="Max characters per passage.")
     chunk_overlap: int = Field(0, description="Characters shared by neighbouring passages.")
 
+    # store
+    chroma_url: str | None = Field(
+        None, description="A Chroma server (e.g. http://127.0.0.1:8000) instead of the embedded store in index/."
+    )
+    collection: str = Field("passages", description="Chroma collection name (one per corpus on a shared server).")
+
     # retrieval
     k: int = Field(4, description="Passages returned by hybrid retrieval.")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
@@ -54,7 +60,9 @@ class Settings(BaseModel):
     )
 
     # generation
-    backend: str = Field("llamacpp", description="'llamacpp' (in-process GGUF) or 'openai' (compatible endpoint).")
+    backend: str = Field(
+        "llamacpp", description="'llamacpp' (in-process GGUF) or 'openai' (compatible endpoint; implied by llm_url)."
+    )
     model_path: Path | None = Field(None, description="A GGUF file to use instead of the joined default.")
     llm_url: str | None = Field(None, description="OpenAI-compatible base URL (backend=openai).")
     llm_model: str = Field("qwen2.5-coder-1.5b-instruct", description="Model name sent to the OpenAI endpoint.")
@@ -88,6 +96,13 @@ class Settings(BaseModel):
     min_term_coverage: float = Field(
         0.3, description="Share of the question's key terms that must occur in the corpus to attempt an answer."
     )
+
+    @model_validator(mode="after")
+    def _url_implies_openai(self) -> Settings:
+        # Setting only ASSISTANT_LLM_URL is the obvious way to say "use that server".
+        if self.llm_url and "backend" not in self.model_fields_set:
+            self.backend = "openai"
+        return self
 
     @property
     def seeds(self) -> Path:

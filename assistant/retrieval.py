@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from rank_bm25 import BM25Okapi
 
 from .documents import Passage
-from .index import Index
+from .index import Index, StoreUnavailableError
 from .text import content_words, stem
 
 
@@ -38,13 +38,24 @@ class HybridRetriever:
         self._by_id = index.by_id
         self.bm25 = BM25Okapi([tokenize(p.text) for p in index.passages])
 
-    def retrieve(self, query: str, k: int | None = None) -> list[Hit]:
+    def retrieve(self, query: str, k: int | None = None, source: str | None = None) -> list[Hit]:
+        """The k best passages for the query, from every source or only from ``source``."""
         k = k or self.k
         depth = max(k * 3, 10)
-        n = len(self.index.passages)
-        vec = self.index.store.similarity_search_with_score(query, k=min(depth, n))
+        passages = self.index.passages
+        n = len(passages) if source is None else sum(p.source == source for p in passages)
+        if n == 0:
+            return []
+        where = {"source": source} if source else None
+        try:
+            vec = self.index.store.similarity_search_with_score(query, k=min(depth, n), filter=where)
+        except Exception as exc:  # a Chroma server that went away, a store damaged while running
+            raise StoreUnavailableError(
+                f"The vector store at {self.index.location} did not answer ({type(exc).__name__}: {exc})."
+            ) from exc
         bm = self.bm25.get_scores(tokenize(query))
-        kw = [i for i in sorted(range(n), key=lambda i: -bm[i]) if bm[i] > 0][:depth]
+        ok = range(len(passages)) if source is None else [i for i, p in enumerate(passages) if p.source == source]
+        kw = [i for i in sorted(ok, key=lambda i: -bm[i]) if bm[i] > 0][:depth]
         scores: dict[str, float] = {}
         sims: dict[str, float] = {}
         vranks: dict[str, int] = {}
@@ -55,7 +66,7 @@ class HybridRetriever:
             vranks[pid] = rank
             scores[pid] = scores.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         for rank, i in enumerate(kw):
-            pid = self.index.passages[i].id
+            pid = passages[i].id
             branks[pid] = rank
             scores[pid] = scores.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         ranked = sorted(scores, key=lambda pid: -scores[pid])[:k]

@@ -32,8 +32,8 @@ def test_second_start_does_not_reembed(corpus, monkeypatch):
     import assistant.index as index_mod
 
     calls = []
-    real = index_mod._build
-    monkeypatch.setattr(index_mod, "_build", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = index_mod._sync
+    monkeypatch.setattr(index_mod, "_sync", lambda *a, **k: calls.append(a) or real(*a, **k))
     second = _open(corpus)
     assert not second.built and calls == []
     assert second.store._collection.count() == len(second.passages)
@@ -45,11 +45,47 @@ def test_changed_seed_triggers_reindex(corpus):
     path.write_text(path.read_text(encoding="utf-8") + "\n\nThe Caspian Sea lies east of Baku.\n", encoding="utf-8")
     second = _open(corpus)
     assert second.built and second.fingerprint != first.fingerprint
+    assert second.changes == {"added": 1, "removed": 0, "kept": len(first.passages)}  # only the new passage
     hits = HybridRetriever(second, k=2).retrieve("Which sea lies east of Baku?")
     assert "Caspian" in hits[0].passage.text
     (corpus.seeds / "more.md").write_text("A second document about tea.", encoding="utf-8")
     third = _open(corpus)
     assert third.built and {p.source for p in third.passages} == {"seeds/article.txt", "seeds/more.md"}
+    assert third.changes == {"added": 1, "removed": 0, "kept": len(second.passages)}
+
+
+def test_index_updates_are_incremental(corpus, monkeypatch):
+    """Only added or changed documents are embedded; removed ones leave the store; settings changes rebuild."""
+    (corpus.seeds / "tea.md").write_text("Tea grows in Lankaran.\n\nLankaran lies in the south.", encoding="utf-8")
+    first = _open(corpus)
+    article = [p for p in first.passages if p.source == "seeds/article.txt"]
+    import assistant.index as index_mod
+
+    embedded: list[str] = []
+    cls = type(index_mod.get_embeddings())
+    original = cls.embed_documents
+
+    def spy(self, texts):
+        embedded.extend(texts)
+        return original(self, texts)
+
+    monkeypatch.setattr(cls, "embed_documents", spy)
+    (corpus.seeds / "tea.md").write_text(
+        "Tea grows in Lankaran and Astara.\n\nLankaran lies in the south.", encoding="utf-8"
+    )
+    second = _open(corpus)
+    assert embedded == ["Tea grows in Lankaran and Astara."]  # the unchanged paragraph and article are kept
+    assert second.changes == {"added": 1, "removed": 1, "kept": len(article) + 1}
+    hits = HybridRetriever(second, k=1).retrieve("Where does tea grow?")
+    assert "Astara" in hits[0].passage.text
+    (corpus.seeds / "tea.md").unlink()
+    third = _open(corpus)
+    assert third.changes == {"added": 0, "removed": 2, "kept": len(article)}
+    assert third.store._collection.count() == len(article)
+    assert set(third.store._collection.get(include=[])["ids"]) == {p.id for p in article}
+    embedded.clear()
+    resplit = _open(corpus.model_copy(update={"chunk_size": 300}))  # other splitting: vectors rebuilt from scratch
+    assert resplit.changes["kept"] == 0 and resplit.changes["added"] == len(resplit.passages) == len(embedded)
 
 
 @pytest.mark.parametrize("damage", ["garbage_sqlite", "delete_sqlite", "half_written", "truncate_all"])
@@ -64,7 +100,11 @@ def test_corrupt_index_is_rebuilt(corpus, damage):
         sqlite.write_bytes(b"this is not a database" * 100)
     elif damage == "delete_sqlite":
         sqlite.unlink()
-    elif damage == "half_written":
+    elif damage == "half_written":  # a build cut off half-way: no fingerprint yet, some passages not stored
+        store = _open(corpus).store
+        ids = store._collection.get(include=[])["ids"]
+        store.delete(ids=ids[: len(ids) // 2])
+        _reset_chroma_cache()
         (idx / FINGERPRINT_FILE).unlink()
     else:
         for f in Path(idx).rglob("*"):

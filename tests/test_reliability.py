@@ -318,8 +318,10 @@ def test_garbage_vector_segments_and_fingerprint_are_survived(tmp_path):
     assert "Sharifov" in HybridRetriever(again, k=1).retrieve(LEADER)[0].passage.text
     _reset_chroma_cache()
     (s.index / FINGERPRINT_FILE).write_bytes(b"\xff\xfe{not json")
-    rebuilt = build_or_load(docs, s)
-    assert rebuilt.built and rebuilt.store._collection.count() == len(first.passages)
+    checked = build_or_load(docs, s)  # the store's ids are checked against the corpus; nothing is missing
+    assert checked.changes == {"added": 0, "removed": 0, "kept": len(first.passages)}
+    assert checked.store._collection.count() == len(first.passages)
+    assert json.loads((s.index / FINGERPRINT_FILE).read_text())["fingerprint"] == checked.fingerprint
 
 
 @pytest.mark.llm
