@@ -280,9 +280,7 @@ def chat_model(settings: Settings):
     if settings.backend == "openai":
         if not settings.llm_url:
             raise ModelUnavailableError("backend=openai needs ASSISTANT_LLM_URL (an OpenAI-compatible base URL).")
-        from langchain_openai import ChatOpenAI
-
-        return ChatOpenAI(
+        return _server_chat_class()(
             base_url=settings.llm_url,
             model=settings.llm_model,
             api_key=settings.llm_api_key,
@@ -298,6 +296,35 @@ def chat_model(settings: Settings):
         if _LLAMA is None:
             _LLAMA = load_llama(settings)
     return _chat_model_class()(llama=_LLAMA, max_tokens=settings.max_tokens)
+
+
+def _server_chat_class():
+    """ChatOpenAI whose connection failures say which server is down, instead of an openai traceback."""
+    import openai
+    from langchain_openai import ChatOpenAI
+
+    down = (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError, openai.NotFoundError)
+
+    def unavailable(chat, exc: Exception) -> ModelUnavailableError:
+        return ModelUnavailableError(
+            f"The model server at {chat.openai_api_base} is not reachable or failed ({type(exc).__name__}: {exc}). "
+            "Start it, or unset ASSISTANT_LLM_URL to use the embedded model."
+        )
+
+    class ServerChat(ChatOpenAI):
+        def _generate(self, *args, **kwargs):
+            try:
+                return super()._generate(*args, **kwargs)
+            except down as exc:
+                raise unavailable(self, exc) from exc
+
+        def _stream(self, *args, **kwargs):
+            try:
+                yield from super()._stream(*args, **kwargs)
+            except down as exc:
+                raise unavailable(self, exc) from exc
+
+    return ServerChat
 
 
 def model_label(settings: Settings) -> str:

@@ -330,10 +330,13 @@ a.cite-chip:hover, a.cite-chip.chip-on { background: var(--color-accent, #4338ca
 
 
 # -- the page ------------------------------------------------------------------------------------------
+ALL_ARTICLES = "All articles"
+
+
 def _new_state() -> dict:
     """A conversation's state. Its session id is given at the first question: Gradio copies the initial value of
     a ``gr.State`` into every session, so an id made here would be shared by all of them."""
-    return {"messages": [], "turns": [], "pending": None, "error": None, "asked": 0, "session": None}
+    return {"messages": [], "turns": [], "pending": None, "error": None, "asked": 0, "session": None, "source": None}
 
 
 def build_app(engine, ui: Settings):
@@ -347,6 +350,16 @@ def build_app(engine, ui: Settings):
         return [(s, engine.source_text(s)) for s in sources]
 
     initial_article = render_article(docs(), sources[0] if sources else None, [])
+
+    def stream(question: str, history: list, source: str | None):
+        # Engines without articles to pick from (tests' stand-ins) keep the two-argument call.
+        return engine.stream(question, history, source) if source else engine.stream(question, history)
+
+    def pick(choice: str, state: dict):
+        """'All articles' or one source: later questions are answered from it alone; the pane shows it."""
+        state = dict(state)
+        state["source"] = choice if choice in sources else None
+        return state, render_article(docs(), state["source"] or (sources[0] if sources else None), [])
 
     def start(question: str, state: dict):
         """Show the question at once (outside the queue) and leave a waiting note for the answer."""
@@ -378,7 +391,7 @@ def build_app(engine, ui: Settings):
         yield msgs, state, gr.skip()
         partial, decision, answer = "", None, None
         try:
-            for kind, value in engine.stream(question, history):
+            for kind, value in stream(question, history, state.get("source")):
                 if kind == "token":
                     partial += value
                     if partial.strip():
@@ -427,14 +440,17 @@ def build_app(engine, ui: Settings):
             state.update(messages=msgs, pending=None, error=BUSY)
         return msgs, state, gr.update(interactive=True)
 
-    def api_ask(question: str, new_conversation: bool, state: dict):
+    def api_ask(question: str, new_conversation: bool, article: str, state: dict):
         """The chat for programs (``Client(url).predict(question, False, api_name="/ask")``): the page's own steps
-        (start, respond, finish) in this session's conversation, or a new one; returns the outcome as JSON."""
+        (start, respond, finish) in this session's conversation, or a new one; returns the outcome as JSON.
+        ``article`` (optional) limits this conversation to one source, as the page's picker does."""
         state = dict(state)
         if state.get("pending") is not None:
             return {"error": "Please wait for the current answer to finish.", "session": state.get("session")}, state
         if new_conversation:
             state.update(messages=[], turns=[])
+        if article:
+            state["source"] = article
         before = len(state["turns"])
         _, _, state, _ = start(question, state)
         asked = state["pending"]
@@ -455,8 +471,11 @@ def build_app(engine, ui: Settings):
         }
         return result, state
 
-    def reset():
-        return [], _new_state(), initial_article, "", gr.update(interactive=True)
+    def reset(choice: str | None = None):
+        state = _new_state()
+        state["source"] = choice if choice in sources else None  # starting over keeps the article picked
+        pane = render_article(docs(), state["source"], []) if state["source"] else initial_article
+        return [], state, pane, "", gr.update(interactive=True)
 
     def vote(state: dict, data: gr.LikeData):
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
@@ -524,6 +543,14 @@ def build_app(engine, ui: Settings):
                 with gr.Row(elem_id="examples"):
                     example_buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in EXAMPLES]
             with gr.Column(scale=2, min_width=320):
+                picker = gr.Dropdown(
+                    [ALL_ARTICLES, *sources],
+                    value=ALL_ARTICLES,
+                    label="Answer from",
+                    elem_id="article-picker",
+                    visible=len(sources) > 1,
+                    interactive=True,
+                )
                 article = gr.HTML(initial_article, elem_id="article-pane", js_on_load=ARTICLE_JS, label="Article")
 
         light = {"queue": True, "concurrency_limit": None, "show_progress": "hidden"}
@@ -544,17 +571,20 @@ def build_app(engine, ui: Settings):
             answering.append(step)
             step.then(finish, [state], [chat, state, ask], api_visibility="private", **light)
         for event in (clear.click, chat.clear):
-            event(reset, None, [chat, state, article, box, ask], cancels=answering, api_visibility="private", **light)
+            outputs = [chat, state, article, box, ask]
+            event(reset, [picker], outputs, cancels=answering, api_visibility="private", **light)
         chat.like(vote, [state], None, api_visibility="private", **light)
+        picker.change(pick, [picker, state], [state, article], api_visibility="private", **light)
 
         # The same conversation for programs (gradio_client), queued with the page's questions for the model.
         api_question = gr.Textbox(visible=False)
         api_new = gr.Checkbox(visible=False)
+        api_article = gr.Textbox("", visible=False)
         api_result = gr.JSON(visible=False)
         api_button = gr.Button(visible=False)
         api_button.click(
             api_ask,
-            [api_question, api_new, state],
+            [api_question, api_new, api_article, state],
             [api_result, state],
             api_name="ask",
             api_visibility="public",

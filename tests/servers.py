@@ -1,0 +1,99 @@
+"""Real servers started by the tests: the chat page, a Chroma server, llama.cpp's OpenAI-compatible server.
+
+Each runs in its own process group, bound to 127.0.0.1, logging to a file, and is stopped (group-wide) at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+class Process:
+    """A server subprocess: ``wait()`` until ``ready()`` is true, ``stop()`` kills its whole group."""
+
+    def __init__(self, cmd: list[str], log: Path, env: dict[str, str] | None = None, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = log
+        self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.start()
+
+    def start(self) -> None:
+        self._out = open(self.log, "a")  # closed in stop()
+        self.proc = subprocess.Popen(
+            self.cmd, cwd=ROOT, env=self.env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait(self, ready: Callable[[], bool], timeout: float = 300) -> Process:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.cmd[0]} exited ({self.proc.returncode}):\n{self.text()[-3000:]}")
+            if ready():
+                return self
+            time.sleep(0.5)
+        raise TimeoutError(f"{self.cmd} not up after {timeout} s:\n{self.text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=15)
+        self._out.close()
+
+
+def started(process: Process, ready: Callable[[], bool], timeout: float = 300) -> Process:
+    """Wait for a server to come up; stop it (and re-raise) when it does not."""
+    try:
+        return process.wait(ready, timeout)
+    except BaseException:
+        process.stop()
+        raise
+
+
+def chroma_server(path: Path, log: Path) -> Process:
+    """``chroma run`` on loopback, data under ``path``."""
+    cmd = [str(BIN / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1", "--port", "{port}"]
+    p = Process(cmd, log, env={"ANONYMIZED_TELEMETRY": "False"})
+    return started(p, lambda: http_ok(f"{p.url}api/v2/heartbeat"), timeout=120)
+
+
+def llama_server(model: Path, log: Path, n_ctx: int = 4096) -> Process:
+    """llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``) serving one GGUF."""
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+    cmd += ["--port", "{port}", "--n_ctx", str(n_ctx), "--seed", "0", "--model_alias", "local"]
+    cmd += ["--n_threads", str(os.cpu_count() or 1), "--n_threads_batch", str(os.cpu_count() or 1)]
+    p = Process(cmd, log)
+    return started(p, lambda: http_ok(f"{p.url}v1/models"), timeout=300)
