@@ -1,6 +1,6 @@
 """What each abstention signal buys: an ablation table and a precision/recall curve, from ONE evaluation run.
 
-Run the evaluation with ``ASSISTANT_CHECK_ALL=1`` (``assistant eval --ablation``): the engine then asks the
+Run ``assistant eval --ablation`` (or set ``ASSISTANT_CHECK_ALL=1``): the engine then asks the
 model for every question and records every signal's verdict (``results[i]["signals"]``), not only the first
 that failed. Switching a signal off is then exact arithmetic on the recorded verdicts: the assistant abstains
 when any *other* signal failed, and otherwise gives the model's answer, which is scored like any answer.

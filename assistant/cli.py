@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -131,8 +132,11 @@ def chat(ctx):
 @click.option("--tags", multiple=True, help="Only questions with any of these tags (comma-separated or repeated).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel questions (openai).")
 @click.option("--failures-only", is_flag=True, help="List only the questions that did not pass.")
+@click.option(
+    "--ablation", is_flag=True, help="Record every abstention signal; write the ablation table and the curve too."
+)
 @click.pass_context
-def eval_command(ctx, sets, out, baseline, minimums, maximums, limit, sample, tags, jobs, failures_only):
+def eval_command(ctx, sets, out, baseline, minimums, maximums, limit, sample, tags, jobs, failures_only, ablation):
     """Run question sets (YAML or SQuAD .jsonl) and report pass/fail, metrics and regressions.
 
     Exits 1 on a pass->fail regression against --baseline or a metric outside --min/--max.
@@ -140,12 +144,22 @@ def eval_command(ctx, sets, out, baseline, minimums, maximums, limit, sample, ta
     """
     from .evaluation import eval_command as run_eval
 
+    settings = _settings(ctx)
+    if ablation:  # every signal evaluated for every question, so each can be switched off afterwards
+        settings = settings.model_copy(update={"check_all": True})
+        out = out or settings.root / "reports" / f"ablation-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         opts = dict(out=out, baseline=baseline, minimums=minimums, maximums=maximums, limit=limit, sample=sample)
         opts["tags"] = tags
-        code = run_eval(_settings(ctx), list(sets), jobs=jobs, failures_only=failures_only, **opts)
+        code = run_eval(settings, list(sets), jobs=jobs, failures_only=failures_only, **opts)
     except AssistantError as exc:
         _fail(exc)
+    if ablation:
+        from .ablation import write_report
+
+        table = write_report(out / "results.json", settings.min_term_coverage)
+        click.echo("\nAblation (each abstention signal switched off in turn):\n" + table.read_text())
+        click.echo(f"Ablation: {table}  {table.parent / 'abstention_curve.png'}")
     ctx.exit(code)
 
 
