@@ -299,9 +299,12 @@ def chat_model(settings: Settings):
 
 
 def _server_chat_class():
-    """ChatOpenAI whose connection failures say which server is down, instead of an openai traceback."""
+    """An OpenAI-compatible chat model whose connection failures name the server, not an openai traceback."""
     import openai
-    from langchain_openai import ChatOpenAI
+
+    # BaseChatOpenAI sends ``max_tokens`` as such; ChatOpenAI renames it ``max_completion_tokens``, which
+    # llama.cpp's server and older vLLM ignore (answers would then run on to the context limit).
+    from langchain_openai.chat_models.base import BaseChatOpenAI
 
     down = (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError, openai.NotFoundError)
 
@@ -311,7 +314,7 @@ def _server_chat_class():
             "Start it, or unset ASSISTANT_LLM_URL to use the embedded model."
         )
 
-    class ServerChat(ChatOpenAI):
+    class ServerChat(BaseChatOpenAI):
         def _generate(self, *args, **kwargs):
             try:
                 return super()._generate(*args, **kwargs)
