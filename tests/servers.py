@@ -36,12 +36,14 @@ def http_ok(url: str) -> bool:
 class Process:
     """A server subprocess: ``wait()`` until ``ready()`` is true, ``stop()`` kills its whole group."""
 
-    def __init__(self, cmd: list[str], log: Path, env: dict[str, str] | None = None, port: int | None = None):
-        self.port = port or free_port()
+    def __init__(self, cmd: list[str], log: Path, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()):
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = log
         self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        for name in unset:
+            self.env.pop(name, None)
         self.start()
 
     def start(self) -> None:
@@ -97,3 +99,12 @@ def llama_server(model: Path, log: Path, n_ctx: int = 4096) -> Process:
     cmd += ["--n_threads", str(os.cpu_count() or 1), "--n_threads_batch", str(os.cpu_count() or 1)]
     p = Process(cmd, log)
     return started(p, lambda: http_ok(f"{p.url}v1/models"), timeout=300)
+
+
+def chat_page(tmp: Path, env: dict[str, str] | None = None, host: str | None = "127.0.0.1") -> Process:
+    """``assistant ui`` with its feedback log under ``tmp``; ``host=None`` keeps the default bind address."""
+    env = {"ASSISTANT_FEEDBACK_PATH": str(tmp / "feedback.jsonl"), **(env or {})}
+    cmd = [sys.executable, "-m", "assistant.cli", "ui", "--port", "{port}"] + (["--host", host] if host else [])
+    p = Process(cmd, tmp / "server.log", env=env, unset=() if host else ("ASSISTANT_HOST",))
+    p.feedback = Path(p.env["ASSISTANT_FEEDBACK_PATH"])
+    return p

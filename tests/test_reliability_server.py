@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -25,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
+from .servers import Process, chat_page, started
 
 pytestmark = pytest.mark.llm
 
@@ -40,68 +36,13 @@ FOLLOW_UPS = {  # session -> (follow-up, what only its own conversation leads to
 RESULT_TIMEOUT = 900  # one answer at a time on a shared 2-core machine: the last of 20 waits a while
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _serve(tmp: Path, index: Path, env: dict[str, str] | None = None) -> Process:
+    """``assistant ui`` on its default host (no --host, no ASSISTANT_HOST), ready when it says so."""
+    server = chat_page(tmp, {"ASSISTANT_INDEX_DIR": str(index), **(env or {})}, host=None)
+    return started(server, lambda: "Chat page ready" in server.text())
 
 
-class Server:
-    """``assistant ui`` in a subprocess (own process group), logging to a file."""
-
-    def __init__(self, tmp: Path, index: Path, env: dict[str, str] | None = None):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log = tmp / "server.log"
-        environment = {
-            **os.environ,
-            "ASSISTANT_INDEX_DIR": str(index),
-            "ASSISTANT_FEEDBACK_PATH": str(tmp / "feedback.jsonl"),
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        environment.pop("ASSISTANT_HOST", None)
-        cmd = [sys.executable, "-m", "assistant.cli", "ui", "--port", str(self.port)]  # the default host
-        self._out = open(self.log, "w")  # closed in stop()
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=environment, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def wait(self, timeout: float = 300) -> Server:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited ({self.proc.returncode}):\n{self.text()[-3000:]}")
-            if "Chat page ready" in self.text():
-                return self
-            time.sleep(0.5)
-        raise TimeoutError(f"server not up after {timeout} s:\n{self.text()[-3000:]}")
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=15)
-        self._out.close()
-
-
-def _serve(tmp: Path, index: Path, env: dict[str, str] | None = None):
-    server = Server(tmp, index, env)
-    try:
-        server.wait()
-    except BaseException:
-        server.stop()
-        raise
-    return server
-
-
-def _client(server: Server, **kw):
+def _client(server: Process, **kw):
     from gradio_client import Client
 
     return Client(server.url, verbose=False, download_files=False, **kw)

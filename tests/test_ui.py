@@ -7,14 +7,8 @@ first few tests share one page, because a follow-up needs the conversation befor
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +16,8 @@ import pytest
 
 from assistant.schema import Answer, Citation
 from assistant.ui import FeedbackError, FeedbackLog, esc, render_answer, render_article, u16
+
+from .servers import Process, chat_page, http_ok, started
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "seeds" / "azerbaijan-syria.txt"
@@ -72,63 +68,9 @@ def test_answer_html_is_escaped_and_chips_carry_utf16_offsets():
 
 
 # -- the real server ----------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, tmp: Path, env: dict[str, str] | None = None):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.feedback = tmp / "feedback.jsonl"
-        self.log = tmp / "server.log"
-        environment = {
-            **os.environ,
-            "ASSISTANT_INDEX_DIR": str(tmp / "index"),
-            "ASSISTANT_FEEDBACK_PATH": str(self.feedback),
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        cmd = [sys.executable, "-m", "assistant.cli", "ui", "--host", "127.0.0.1", "--port", str(self.port)]
-        self._out = open(self.log, "w")  # closed in stop()
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=environment, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def wait(self, timeout: float = 300) -> Server:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=5) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(1)
-        raise TimeoutError(f"server not up after {timeout} s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=15)
-        self._out.close()
-
-
-def _start(tmp: Path, env: dict[str, str] | None = None):
-    server = Server(tmp, env)
-    try:
-        server.wait()
-    except BaseException:
-        server.stop()
-        raise
-    return server
+def _start(tmp: Path, env: dict[str, str] | None = None) -> Process:
+    server = chat_page(tmp, {"ASSISTANT_INDEX_DIR": str(tmp / "index"), **(env or {})})
+    return started(server, lambda: http_ok(server.url))
 
 
 @pytest.fixture(scope="module")
