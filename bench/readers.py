@@ -25,28 +25,13 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
 from assistant.llm import ensure_model  # noqa: E402
-from tests.servers import Process, chroma_server, llama_server, started  # noqa: E402
+from tests.servers import Process, chroma_server, llama_server, page_ready, reader_page  # noqa: E402
 
 QUESTIONS = [
     line.strip()
     for line in (ROOT / "bench" / "questions.txt").read_text().splitlines()
     if line.strip() and not line.startswith("#")
 ]
-
-
-def page(tmp: Path, chroma: Process, model: Process) -> Process:
-    env = {
-        "ASSISTANT_ROOT": str(ROOT),
-        "ASSISTANT_INDEX_DIR": str(tmp / "index"),
-        "ASSISTANT_FEEDBACK_PATH": str(tmp / "feedback.jsonl"),
-        "ASSISTANT_CHROMA_URL": chroma.url,
-        "ASSISTANT_COLLECTION": "readers-bench",
-        "ASSISTANT_LLM_URL": f"{model.url}v1",
-        "ASSISTANT_LLM_MODEL": "local",
-    }
-    cmd = [sys.executable, "-m", "assistant.cli", "ui", "--host", "127.0.0.1", "--port", "{port}"]
-    p = Process(cmd, tmp / "page.log", env=env)
-    return started(p, lambda: "Chat page ready" in p.text(), timeout=300)
 
 
 def run(pages: list[Process], questions: list[str], clients: int = 4) -> dict:
@@ -88,7 +73,7 @@ def main() -> None:
             for n in (1, 2):
                 while len(pages) < n:
                     (tmp / f"page-{len(pages)}").mkdir()
-                    pages.append(page(tmp / f"page-{len(pages)}", chroma, model))
+                    pages.append(page_ready(reader_page(tmp / f"page-{len(pages)}", ROOT, chroma, model, "readers")))
                 run(pages, questions[:2])  # warm: the model server reads the article prefix once
                 rows.append(run(pages, questions))
                 print(json.dumps(rows[-1]), flush=True)

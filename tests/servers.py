@@ -108,3 +108,20 @@ def chat_page(tmp: Path, env: dict[str, str] | None = None, host: str | None = "
     p = Process(cmd, tmp / "server.log", env=env, unset=() if host else ("ASSISTANT_HOST",))
     p.feedback = Path(p.env["ASSISTANT_FEEDBACK_PATH"])
     return p
+
+
+def reader_page(tmp: Path, root: Path, chroma: Process, model: Process, collection: str) -> Process:
+    """A chat page as in the README's "Scaling out": the store and the model are the given servers."""
+    env = {
+        "ASSISTANT_ROOT": str(root),
+        "ASSISTANT_INDEX_DIR": str(tmp / "index"),
+        "ASSISTANT_CHROMA_URL": chroma.url,
+        "ASSISTANT_COLLECTION": collection,
+        "ASSISTANT_LLM_URL": f"{model.url}v1",
+        "ASSISTANT_LLM_MODEL": "local",
+    }
+    return chat_page(tmp, env)
+
+
+def page_ready(page: Process, timeout: float = 300) -> Process:
+    return started(page, lambda: "Chat page ready" in page.text(), timeout)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from assistant.retrieval import HybridRetriever
 from assistant.schema import AssistantError, InputError
 
 from .conftest import ARTICLE, ROOT
-from .servers import Process, chroma_server, http_ok, llama_server, started
+from .servers import Process, chroma_server, http_ok, llama_server, page_ready, reader_page, started
 from .test_article_questions import QSET
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad2_dev_600w.jsonl"
@@ -191,27 +190,13 @@ def test_model_server_down_is_a_clear_error(settings):
 # == many readers: two chat pages, one Chroma server, one model server ======================================
 
 
-def _page(tmp: Path, corpus: Path, chroma: Process, model: Process) -> Process:
-    env = {
-        "ASSISTANT_ROOT": str(corpus),
-        "ASSISTANT_INDEX_DIR": str(tmp / "index"),
-        "ASSISTANT_FEEDBACK_PATH": str(tmp / "feedback.jsonl"),
-        "ASSISTANT_CHROMA_URL": chroma.url,
-        "ASSISTANT_COLLECTION": "readers",
-        "ASSISTANT_LLM_URL": f"{model.url}v1",
-        "ASSISTANT_LLM_MODEL": "local",
-    }
-    cmd = [sys.executable, "-m", "assistant.cli", "ui", "--host", "127.0.0.1", "--port", "{port}"]
-    return Process(cmd, tmp / "page.log", env=env)
-
-
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory, corpus, chroma, model_server):
     tmp = [tmp_path_factory.mktemp(f"page-{i}") for i in range(2)]
-    procs = [_page(t, corpus, chroma, model_server) for t in tmp]  # both start (and index) at once
+    procs = [reader_page(t, corpus, chroma, model_server, "readers") for t in tmp]  # both start (and index) at once
     try:
         for p in procs:
-            started(p, lambda p=p: "Chat page ready" in p.text(), timeout=300)
+            page_ready(p)
     except BaseException:
         for p in procs:
             p.stop()
