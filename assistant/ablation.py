@@ -19,37 +19,20 @@ from .answering import SIGNALS
 from .evaluation import squad_normalize
 
 
-def _answered_correctly(r: dict, raw: str | None = None) -> bool:
+def _answered_correctly(r: dict) -> bool:
     """SQuAD HasAns accuracy on the model's answer, or the set's own must_include check."""
-    raw = r["raw"] if raw is None else raw
-    pred = squad_normalize(raw or "")
+    pred = squad_normalize(r["raw"] or "")
     if r["expected"].get("answers"):
         return any(squad_normalize(g) and squad_normalize(g) in pred for g in r["expected"]["answers"])
     groups = r["expected"].get("must_include") or []
-    low = (raw or "").lower()
+    low = (r["raw"] or "").lower()
     return bool(groups) and all(any(alt.lower() in low for alt in g) for g in groups)
 
 
-def _replay(r: dict, off: set[str], decline_confidence: float | None) -> tuple[dict, str | None]:
-    """The verdicts and answer at another ``decline_confidence``: a decline the model was unsure of is replaced
-    by its forced answer (recorded under ``signals["forced"]`` whenever the model declined)."""
-    sig = dict(r["signals"])
-    forced = sig.get("forced")
-    if not forced or "model_declined" in off or decline_confidence is None:
-        return sig, None
-    if (sig.get("p_decline") or 0.0) < decline_confidence:
-        sig.update({k: v for k, v in forced.items() if k != "raw"})
-        return sig, forced.get("raw") or ""
-    sig["model_declined"] = sig.get("model_declined") or "the model found no answer in the article"
-    return sig, None
-
-
-def _score(
-    results: list[dict], off: set[str], threshold: float | None = None, decline_confidence: float | None = None
-) -> dict:
+def _score(results: list[dict], off: set[str], threshold: float | None = None) -> dict:
     has = no = has_ok = no_ok = abst = abst_ok = 0
     for r in results:
-        sig, raw = _replay(r, off, decline_confidence)
+        sig = r["signals"]
         failed = any(sig.get(s) for s in SIGNALS if s not in off and s != "term_coverage")
         if "term_coverage" not in off:
             t = threshold if threshold is not None else None
@@ -59,7 +42,7 @@ def _score(
             no_ok += failed
         else:
             has += 1
-            has_ok += (not failed) and _answered_correctly(r, raw)
+            has_ok += (not failed) and _answered_correctly(r)
         abst += failed
         abst_ok += failed and r["expect_abstain"]
     return {

@@ -60,7 +60,6 @@ class Decision:
     hits: list[Hit] = field(default_factory=list)
     raw: str = ""
     retried: bool = False
-    forced: bool = False  # the model declined unsure of itself, was asked again with NOT IN ARTICLE banned
     signals: dict = field(default_factory=dict)  # signal name -> reason it failed, or None; plus "coverage"
 
 
@@ -131,12 +130,10 @@ class Assistant:
         system = self.system_prompt.format(context=self.format_context(self.index.passages))
         return chat.warm(system, self.settings.index / "llm-state")
 
-    def answer_prompt_chain(self) -> ChatPromptTemplate:
-        return ChatPromptTemplate.from_messages([("system", self.system_prompt), ("human", self.answer_prompt)])
-
     def answer_chain(self):
         """LCEL: prompt | model | text. ``invoke``, ``stream`` and ``batch`` all work on it."""
-        return self.answer_prompt_chain() | self.chat | StrOutputParser()
+        prompt = ChatPromptTemplate.from_messages([("system", self.system_prompt), ("human", self.answer_prompt)])
+        return prompt | self.chat | StrOutputParser()
 
     def condense_chain(self):
         prompt = ChatPromptTemplate.from_messages([("system", self.system_prompt), ("human", self.condense_prompt)])
@@ -295,39 +292,6 @@ class Assistant:
         tokens = kept
         return " ".join(tokens).rstrip(" ,;:")
 
-    def decline_probability(self, inputs: dict) -> float | None:
-        """How sure the model is that the article does not answer: P(its reply starts with NOT), or None."""
-        probe = getattr(self.chat, "first_token_probability", None)
-        if probe is None or "model_declined" in self.settings.disabled:
-            return None
-        messages = self.answer_prompt_chain().format_messages(**inputs)
-        return round(probe(messages, "NOT"), 4)
-
-    def force_answer(
-        self, question: str, inputs: dict, passages: list[Passage], signals: dict, vocab: Vocabulary
-    ) -> tuple[str, str, list[Sentence]] | None:
-        """When the model declined but was unsure (P(NOT) below ``decline_confidence``), make it answer anyway
-        (NOT banned) and let the code-side checks judge that answer. Returns (raw, short, support) when used.
-
-        In a check-all run the forced answer is always made and its verdicts recorded under
-        ``signals["forced"]``, so any threshold can be replayed from one run.
-        """
-        p = signals.get("p_decline")
-        if p is None or not signals.get("model_declined") or "forced" in self.settings.disabled:
-            return None
-        use = p < self.settings.decline_confidence
-        if not (use or self.settings.check_all):
-            return None
-        forced_chain = self.answer_prompt_chain() | self.chat.bind(banned_first_words=["NOT"]) | StrOutputParser()
-        raw = forced_chain.invoke(inputs)
-        verdicts: dict = {}
-        short, support = self.postcheck(question, raw, passages, verdicts, vocab)
-        signals["forced"] = {**{n: verdicts[n] for n in POST_SIGNALS}, "raw": raw}
-        if not use:
-            return None
-        signals.update({n: verdicts[n] for n in POST_SIGNALS})
-        return raw, short, support
-
     def _failed(self, signals: dict, names: tuple[str, ...]) -> str | None:
         off = self.settings.disabled
         return next((signals[n] for n in names if signals.get(n) and n not in off), None)
@@ -370,7 +334,6 @@ class Assistant:
             t2 = time.perf_counter()
             passages = self.context_passages(hits, source)
             inputs = {"context": self.format_context(passages), "question": standalone}
-            signals["p_decline"] = self.decline_probability(inputs)
             for piece in self.answer_chain().stream(inputs):
                 if "first_token_s" not in timings:
                     timings["first_token_s"] = time.perf_counter() - t0
@@ -390,10 +353,6 @@ class Assistant:
                 timings["retry_s"] = time.perf_counter() - t3
                 short, support = self.postcheck(standalone, raw, narrow, signals, vocab)
                 decision.retried = True
-            forced = self.force_answer(standalone, inputs, passages, signals, vocab)
-            if forced is not None:
-                raw, short, support = forced
-                decision.forced = True
             reason = reason or self._failed(signals, POST_SIGNALS)
         decision.raw = raw
         timings["total_s"] = time.perf_counter() - t0

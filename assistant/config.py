@@ -76,12 +76,6 @@ class Settings(BaseModel):
         2, description="When the model finds nothing in the whole text, ask again over the top-k passages (0: off)."
     )
 
-    decline_confidence: float = Field(
-        0.0,
-        description="A model decline stands only when P(reply starts with NOT) is at least this; below it the model "
-        "is asked again with NOT banned and the checks judge that answer (0: every decline stands).",
-    )
-
     disabled_signals: str = Field(
         "", description="Comma-separated abstention signals to switch off (ablation), e.g. 'term_coverage,retry'."
     )

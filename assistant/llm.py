@@ -170,9 +170,7 @@ def _chat_model_class():
         def _llm_type(self) -> str:
             return "llama-cpp-shared"
 
-        def _args(self, messages, stop, kwargs=None):
-            banned = (kwargs or {}).get("banned_first_words") or ()
-            bias = {self.first_token(w): -100.0 for w in banned}
+        def _args(self, messages, stop):
             return dict(
                 messages=[{"role": role.get(m.type, "user"), "content": m.content} for m in messages],
                 temperature=0.0,
@@ -180,46 +178,19 @@ def _chat_model_class():
                 max_tokens=self.max_tokens,
                 stop=stop or None,
                 seed=0,
-                logit_bias=bias or None,
             )
-
-        def first_token(self, word: str) -> int:
-            return self.llama.tokenize(word.encode("utf-8"), add_bos=False, special=False)[0]
-
-        def first_token_probability(self, messages, word: str) -> float:
-            """The model's probability of starting its reply with ``word`` (greedy decoding hides how sure it was).
-
-            The prompt is evaluated here and left in the KV cache, so the generation that follows reuses it.
-            """
-            import numpy as np
-
-            llama = self.llama
-            text = "".join(f"<|im_start|>{role.get(m.type, 'user')}\n{m.content}<|im_end|>\n" for m in messages)
-            tokens = llama.tokenize((text + "<|im_start|>assistant\n").encode("utf-8"), add_bos=True, special=True)
-            with LLM_LOCK:
-                _trim_to_prefix(llama)
-                n = 0  # reuse the longest cached prefix, as llama.cpp's own generate does
-                limit = min(llama.n_tokens, len(tokens) - 1)
-                while n < limit and llama.input_ids[n] == tokens[n]:
-                    n += 1
-                llama.n_tokens = n
-                llama.eval(tokens[n:])
-                _PRIMED[:] = tokens
-                logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).astype(np.float64)
-            probs = np.exp(logits - logits.max())
-            return float(probs[self.first_token(word)] / probs.sum())
 
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):
             with LLM_LOCK:
                 _trim_to_prefix(self.llama)
-                out = self.llama.create_chat_completion(**self._args(messages, stop, kwargs))
+                out = self.llama.create_chat_completion(**self._args(messages, stop))
             text = out["choices"][0]["message"]["content"] or ""
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
         def _stream(self, messages, stop=None, run_manager=None, **kwargs):
             with LLM_LOCK:
                 _trim_to_prefix(self.llama)
-                for part in self.llama.create_chat_completion(stream=True, **self._args(messages, stop, kwargs)):
+                for part in self.llama.create_chat_completion(stream=True, **self._args(messages, stop)):
                     delta = part["choices"][0].get("delta", {}).get("content")
                     if delta:
                         chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))
@@ -236,7 +207,6 @@ def _qwen_prefix(system_text: str) -> str:
 
 
 _PREFIX: list[int] = []  # tokens of the last warmed system prompt
-_PRIMED: list[int] = []  # a whole prompt just evaluated by first_token_probability, for the generation that follows
 
 
 def _trim_to_prefix(llama) -> None:
@@ -247,10 +217,6 @@ def _trim_to_prefix(llama) -> None:
     results: greedy decoding could then answer the same question differently. Cutting at the prefix makes every
     answer depend only on its own prompt.
     """
-    primed = list(_PRIMED)
-    _PRIMED.clear()
-    if primed and llama.n_tokens == len(primed) and list(llama.input_ids[: len(primed)]) == primed:
-        return  # the same question's prompt, evaluated from the prefix a moment ago: reuse it
     n = len(_PREFIX)
     if n and llama.n_tokens > n and list(llama.input_ids[:n]) == _PREFIX:
         llama.n_tokens = n
