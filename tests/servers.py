@@ -97,6 +97,7 @@ def llama_server(model: Path, log: Path, n_ctx: int = 4096) -> Process:
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
     cmd += ["--port", "{port}", "--n_ctx", str(n_ctx), "--seed", "0", "--model_alias", "local"]
     cmd += ["--n_threads", str(os.cpu_count() or 1), "--n_threads_batch", str(os.cpu_count() or 1)]
+    cmd += ["--interrupt_requests", "False"]  # by default a new request cuts off the one streaming
     p = Process(cmd, log)
     return started(p, lambda: http_ok(f"{p.url}v1/models"), timeout=300)
 
