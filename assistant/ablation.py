@@ -89,18 +89,23 @@ def plot(points: list[dict], chosen: float, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pts = [p for p in points if p["abstention_precision"] is not None]
+    # A set without unanswerable questions has no recall, one where nothing was declined no precision.
+    pts = [p for p in points if p["abstention_precision"] is not None and p["abstention_recall"] is not None]
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.plot([p["abstention_recall"] for p in pts], [p["abstention_precision"] for p in pts], "o-", ms=3)
     for p in pts[:: max(1, len(pts) // 7)]:
         ax.annotate(f"{p['threshold']:.2f}", (p["abstention_recall"], p["abstention_precision"]), fontsize=7)
-    best = min(pts, key=lambda p: abs(p["threshold"] - chosen))
-    ax.plot([best["abstention_recall"]], [best["abstention_precision"]], "r*", ms=14, label=f"chosen {chosen:.2f}")
+    if pts:
+        best = min(pts, key=lambda p: abs(p["threshold"] - chosen))
+        star = ([best["abstention_recall"]], [best["abstention_precision"]])
+        ax.plot(*star, "r*", ms=14, label=f"chosen {chosen:.2f}")
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no threshold gives both precision and recall", ha="center", transform=ax.transAxes)
     ax.set_xlabel("abstention recall (unanswerable questions declined)")
     ax.set_ylabel("abstention precision (declines that were right)")
     ax.set_title("Abstention as the term-coverage threshold varies")
     ax.grid(alpha=0.3)
-    ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -42,3 +42,14 @@ def test_curve_and_report(tmp_path):
     md = write_report(path, 0.3)
     assert "without term_coverage" in md.read_text()
     assert (tmp_path / "abstention_curve.png").stat().st_size > 1000
+
+
+def test_report_for_a_set_without_unanswerable_questions(tmp_path):
+    """No NoAns question: recall is undefined at every threshold; the report says so instead of crashing."""
+    answerable = [r for r in RESULTS if not r["expect_abstain"]]
+    assert all(p["abstention_recall"] is None for p in curve(answerable))
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"results": answerable}))
+    table = write_report(path, 0.3).read_text()
+    assert "| none (model answer as is) | 33.3 % | — | — | — |" in table  # Paris right; Lyon, NOT wrong
+    assert (tmp_path / "abstention_curve.png").stat().st_size > 1000
