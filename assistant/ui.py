@@ -351,10 +351,6 @@ def build_app(engine, ui: Settings):
 
     initial_article = render_article(docs(), sources[0] if sources else None, [])
 
-    def stream(question: str, history: list, source: str | None):
-        # Engines without articles to pick from (tests' stand-ins) keep the two-argument call.
-        return engine.stream(question, history, source) if source else engine.stream(question, history)
-
     def pick(choice: str, state: dict):
         """'All articles' or one source: later questions are answered from it alone; the pane shows it."""
         state = dict(state)
@@ -391,7 +387,7 @@ def build_app(engine, ui: Settings):
         yield msgs, state, gr.skip()
         partial, decision, answer = "", None, None
         try:
-            for kind, value in stream(question, history, state.get("source")):
+            for kind, value in engine.stream(question, history, state.get("source")):
                 if kind == "token":
                     partial += value
                     if partial.strip():

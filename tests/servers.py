@@ -41,6 +41,7 @@ class Process:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = log
         self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
+        self.ready: Callable[[], bool] = lambda: True  # set by the helper that knows how this server says so
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         for name in unset:
             self.env.pop(name, None)
@@ -64,6 +65,11 @@ class Process:
                 return self
             time.sleep(0.5)
         raise TimeoutError(f"{self.cmd} not up after {timeout} s:\n{self.text()[-3000:]}")
+
+    def restart(self, timeout: float = 300) -> Process:
+        """Start the stopped server again and wait until it is ready."""
+        self.start()
+        return started(self, self.ready, timeout)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -89,7 +95,8 @@ def chroma_server(path: Path, log: Path) -> Process:
     """``chroma run`` on loopback, data under ``path``."""
     cmd = [str(BIN / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1", "--port", "{port}"]
     p = Process(cmd, log, env={"ANONYMIZED_TELEMETRY": "False"})
-    return started(p, lambda: http_ok(f"{p.url}api/v2/heartbeat"), timeout=120)
+    p.ready = lambda: http_ok(f"{p.url}api/v2/heartbeat")
+    return started(p, p.ready, timeout=120)
 
 
 def llama_server(model: Path, log: Path, n_ctx: int = 4096) -> Process:

@@ -610,7 +610,7 @@ class _FakeEngine:
     def warm(self):
         return "not applicable"
 
-    def stream(self, question, history=None):
+    def stream(self, question, history=None, source=None):
         yield "decision", SimpleNamespace(reasons=[], hits=[])
         yield "answer", Answer(text="The article does not say.", abstained=True)
 
@@ -690,7 +690,7 @@ class _EchoEngine:
     def source_text(self, source):
         return ""
 
-    def stream(self, question, history=None):
+    def stream(self, question, history=None, source=None):
         time.sleep(self.delay)
         yield "decision", SimpleNamespace(reasons=[f"asked {question}"], hits=[])
         yield "answer", Answer(text=f"You asked: {question} ({len(history or [])} earlier turns)")

@@ -22,7 +22,7 @@ from assistant.retrieval import HybridRetriever
 from assistant.schema import AssistantError, InputError
 
 from .conftest import ARTICLE, ROOT
-from .servers import Process, chroma_server, http_ok, llama_server, page_ready, reader_page, started
+from .servers import Process, chroma_server, llama_server, page_ready, reader_page
 from .test_article_questions import QSET
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad2_dev_600w.jsonl"
@@ -126,8 +126,7 @@ def test_chroma_server_holds_the_index_and_survives_a_restart(corpus, chroma, tm
         r.retrieve(LEADER)
     with pytest.raises(StoreUnavailableError, match=r"Chroma server at .* is not reachable"):
         build_or_load(docs, s)
-    chroma.start()
-    started(chroma, lambda: http_ok(f"{chroma.url}api/v2/heartbeat"), timeout=120)
+    chroma.restart(timeout=120)
     assert "Sharifov" in r.retrieve(LEADER)[0].passage.text  # the same client resumes; the data persisted
 
 
@@ -143,8 +142,7 @@ def test_answers_through_the_chroma_server_stop_clearly_and_resume(corpus, chrom
         with pytest.raises(AssistantError, match="vector store .* did not answer"):
             a.answer(FRESNO)
     finally:
-        chroma.start()
-        started(chroma, lambda: http_ok(f"{chroma.url}api/v2/heartbeat"), timeout=120)
+        chroma.restart(timeout=120)
     assert a.answer(FRESNO).text == first.text
 
 
