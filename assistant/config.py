@@ -76,6 +76,12 @@ class Settings(BaseModel):
         2, description="When the model finds nothing in the whole text, ask again over the top-k passages (0: off)."
     )
 
+    verify: bool = Field(
+        False,
+        description="Ask the model again over the cited sentences alone and abstain if it then finds no answer: "
+        "more unanswerable questions declined on unseen texts, fewer paraphrases answered, one more model call.",
+    )
+
     disabled_signals: str = Field(
         "", description="Comma-separated abstention signals to switch off (ablation), e.g. 'term_coverage,retry'."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant.answering import Assistant, clean_question
+from assistant.answering import Assistant, clean_question, drop_restated, lost_words, resolve_reference
 from assistant.citations import Vocabulary, names, numbers, verify
 from assistant.schema import InputError
 
@@ -98,3 +98,66 @@ def test_checks_numbers_and_names():
     assert verify("12 years", cited, vocab).ok
     assert not verify("15 years", cited, vocab).ok
     assert not verify("Erdogan", cited, vocab).ok
+
+
+def test_verification_over_the_cited_sentence(settings):
+    """The model is asked again over the cited sentences alone: a decline there withholds the answer; any
+    other second reply leaves the first answer as it was."""
+    scripted = Assistant(settings.model_copy(update={"verify": True}))
+    scripted._chat = FakeListChatModel(responses=["Samir Sharifov", "NOT IN ARTICLE"])
+    ans = scripted.answer("Who is the prime minister of Azerbaijan?")
+    assert ans.abstained and ans.citations == []
+
+    scripted._chat = FakeListChatModel(responses=["energy", "oil and gas"])
+    ans = scripted.answer("Which sector of Syria could Baku help revive?")
+    assert ans.text.startswith("energy [1]") and "energy sector" in ans.citations[0].quote
+
+
+def test_verification_is_off_by_default(scripted):
+    scripted._chat = FakeListChatModel(responses=["Samir Sharifov", "NOT IN ARTICLE"])
+    assert not scripted.answer("Who led the Azerbaijani delegation to Damascus?").abstained
+
+
+@pytest.mark.parametrize(
+    "reply,question,expected",
+    [
+        ("Turkey opposes Syria's Assad regime.", "What has Turkey long opposed?", "Syria's Assad regime."),
+        ("For Syria, it could mean investment", "What could it mean for Syria?", "investment"),
+        ("Samir Sharifov", "Who led the delegation?", "Samir Sharifov"),
+        ("Turkey", "Which country, Turkey or Iran?", "Turkey"),  # a choice question: its words are the answer
+        ("Sharifov led it", "Was it Aliyev or Sharifov who led it?", "Sharifov led it"),
+        ("the delegation", "Who led the delegation?", "the delegation"),  # nothing left: kept (the echo check)
+    ],
+)
+def test_drop_restated(reply, question, expected):
+    assert drop_restated(reply, question) == expected
+
+
+@pytest.mark.parametrize(
+    "question,rewrite,previous,expected",
+    [
+        (
+            "What was laid there?",
+            "What was discussed at the Antalya Diplomacy Forum?",
+            "The Antalya Diplomacy Forum [1].",
+            "What was laid at the Antalya Diplomacy Forum?",
+        ),
+        (
+            "Whose regime has that country long opposed?",
+            "Which country has Turkey long opposed?",
+            "Turkey [1].",
+            "Whose regime has Turkey long opposed?",
+        ),
+        ("Which ministers did they talk to?", "Which ministers did the delegation meet?", "The delegation [1].",
+         "Which ministers did the delegation talk to?"),
+        ("How long had it been closed?", "How long had the embassy been closed?", "Its embassy [1].", None),
+        ("What was laid there?", "What was discussed?", "The article does not say.", "What was laid there?"),
+    ],
+)  # fmt: skip
+def test_followup_rewrite_keeps_the_question_words(question, rewrite, previous, expected):
+    """A rewrite that drops a word of the follow-up is replaced by the previous answer put in for the pronoun."""
+    if expected is None:
+        assert lost_words(question, rewrite) == []
+    else:
+        assert lost_words(question, rewrite)
+        assert resolve_reference(question, previous) == expected

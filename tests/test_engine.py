@@ -84,13 +84,8 @@ INJECTIONS = [
 
 FOLLOW_UPS = [
     [("Who led the Azerbaijani delegation to Damascus?", [["Sharifov"]]), ("What message did he carry?", [["Aliyev"]])],
-    pytest.param(
-        [("Where did Aliyev and Al-Sharaa meet?", [["Antalya"]]), ("What was laid there?", [["groundwork"]])],
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="rewritten as 'What was discussed at the Antalya Diplomacy Forum?': 'Aliyev and Al-Sharaa'",
-        ),
-    ),
+    # The model rewrites this follow-up as "What was discussed at ...?"; the rewrite check rejects that.
+    [("Where did Aliyev and Al-Sharaa meet?", [["Antalya"]]), ("What was laid there?", [["groundwork"]])],
     pytest.param(
         [
             ("Why did Azerbaijan's embassy in Damascus make news?", [["reopen", "12"]]),
@@ -172,3 +167,22 @@ def test_public_answer_function_from_project_root(monkeypatch, settings):
     assert isinstance(ans, assistant.Answer) and "Sharifov" in ans.text
     assert ans.citations[0].source == "seeds/azerbaijan-syria.txt"
     assert ans.model
+
+
+def test_verification_declines_names_in_the_wrong_role(settings):
+    """ASSISTANT_VERIFY: over the whole article the model gives the *Deputy* Prime Minister as "the prime
+    minister" (a known_failure of the default); asked again over the cited sentence alone it declines. A plainly
+    asked fact is still answered."""
+    from assistant.answering import Assistant
+
+    strict = Assistant(settings.model_copy(update={"verify": True}))
+    for question in [
+        "Who is the prime minister of Azerbaijan?",
+        "What is the name of Syria's energy minister who met the delegation?",
+    ]:
+        ans = strict.answer(question)
+        assert ans.abstained and ans.citations == [], ans.text
+    ans = strict.answer("Who led the Azerbaijani delegation to Damascus?")
+    assert not ans.abstained and "Sharifov" in ans.text, ans.text
+    assert "verify_s" in ans.timings
+    assert_contract(ans)
