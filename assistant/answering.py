@@ -346,9 +346,9 @@ class Assistant:
         swapped ("How quickly is the sea level dropping?" where it is rising). Over one sentence it reads
         more closely and declines those. The second reply only decides whether to answer: the first answer is
         kept (a second, different answer was as often wrong as right). Off by default (``ASSISTANT_VERIFY``):
-        measured on 120 SQuAD 2.0 questions it declines 61.7 -> 78.3 % of the unanswerable ones, but answers
-        55.0 -> 51.7 % of the answerable ones, and on the article it loses five paraphrased questions for
-        two unanswerable ones; it costs one more model call (README, "Answer quality").
+        measured on 120 SQuAD 2.0 questions it declines 61.7 -> 78.3 % of the unanswerable ones but answers
+        56.7 -> 51.7 % of the answerable ones; on the article set it trades two paraphrased questions for two
+        unanswerable ones; and it costs one more model call (README, "Answer quality").
         """
         passages = sorted({s.passage.id: s.passage for s in support}.values(), key=lambda p: p.order)
         inputs = {"context": " ".join(s.text for s in support), "question": question}

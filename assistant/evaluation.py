@@ -300,6 +300,7 @@ def judge(
         "standalone": getattr(decision, "standalone", "") or "",
         "reasons": reasons,
         "raw": getattr(decision, "raw", "") or "",
+        "verify_raw": getattr(decision, "verify_raw", "") or "",  # the reply over the cited sentences alone
         "signals": dict(getattr(decision, "signals", {}) or {}),
         "hits": [
             {
