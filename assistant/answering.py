@@ -68,6 +68,16 @@ def abstain_text(detail: str = "") -> str:
     return "The article does not say" + (f" {detail}" if detail else "") + "."
 
 
+def reply_line(raw: str) -> str:
+    """The model's reply as an answer: its first line, without an "Answer:" label or quotes."""
+    short = raw.strip().splitlines()[0].strip() if raw.strip() else ""
+    return re.sub(r"^(answer|a)\s*:\s*", "", short, flags=re.IGNORECASE).strip().strip('"“”').strip()
+
+
+def declines(short: str) -> bool:
+    return not short or bool(ABSTAIN_MARKERS.search(short))
+
+
 def drop_restated(short: str, question: str) -> str:
     """Cut the part of an answer that restates the question ("Turkey opposes | Syria's Assad regime").
 
@@ -313,9 +323,8 @@ class Assistant:
         vocab = vocab or self.vocab
         for name in POST_SIGNALS:
             signals[name] = None
-        short = raw.strip().splitlines()[0].strip() if raw.strip() else ""
-        short = re.sub(r"^(answer|a)\s*:\s*", "", short, flags=re.IGNORECASE).strip().strip('"“”').strip()
-        if not short or ABSTAIN_MARKERS.search(short):
+        short = reply_line(raw)
+        if declines(short):
             signals["model_declined"] = NO_ANSWER
             return short, []
         a_terms = {stem(w) for w in content_words(short)}
@@ -338,7 +347,7 @@ class Assistant:
         signals["right_passage"] = f"the supporting passage does not mention {', '.join(absent)}" if absent else None
         return short, support
 
-    def verify(self, question: str, support: list[Sentence], signals: dict, decision: Decision, vocab: Vocabulary):
+    def verify(self, question: str, support: list[Sentence], signals: dict, decision: Decision) -> None:
         """Ask again over the cited sentences alone; abstain if the model then finds no answer there.
 
         Over the whole article the 1.5B model grabs a name near the question's words whatever its role
@@ -350,12 +359,9 @@ class Assistant:
         56.7 -> 51.7 % of the answerable ones; on the article set it trades two paraphrased questions for two
         unanswerable ones; and it costs one more model call (README, "Answer quality").
         """
-        passages = sorted({s.passage.id: s.passage for s in support}.values(), key=lambda p: p.order)
         inputs = {"context": " ".join(s.text for s in support), "question": question}
         decision.verify_raw = self.answer_chain().invoke(inputs)
-        again: dict = {}
-        self.postcheck(question, decision.verify_raw, passages, again, vocab)
-        declined = again["model_declined"] is not None
+        declined = declines(reply_line(decision.verify_raw))
         signals["verified"] = "the model finds no answer in the cited sentences alone" if declined else None
 
     def _trim_foreign(self, short: str, vocab: Vocabulary) -> str:
@@ -440,11 +446,11 @@ class Assistant:
                 timings["retry_s"] = time.perf_counter() - t3
                 short, support = self.postcheck(standalone, raw, narrow, signals, vocab)
                 decision.retried = True
-            if support and self.settings.verify:
-                if reason is None and not self._failed(signals, POST_SIGNALS) or self.settings.check_all:
-                    t4 = time.perf_counter()
-                    self.verify(standalone, support, signals, decision, vocab)
-                    timings["verify_s"] = time.perf_counter() - t4
+            answering = reason is None and not self._failed(signals, POST_SIGNALS)
+            if support and self.settings.verify and (answering or self.settings.check_all):
+                t4 = time.perf_counter()
+                self.verify(standalone, support, signals, decision)
+                timings["verify_s"] = time.perf_counter() - t4
             reason = reason or self._failed(signals, POST_SIGNALS)
         decision.raw = raw
         timings["total_s"] = time.perf_counter() - t0
