@@ -1,10 +1,11 @@
 """Offline chat assistant that answers questions about an article with grounded citations."""
 
 from .config import Settings
-from .schema import Answer, AssistantError, Citation, InputError, ModelUnavailableError
+from .schema import Answer, AnswerSentence, AssistantError, Citation, InputError, ModelUnavailableError
 
 __all__ = [
     "Answer",
+    "AnswerSentence",
     "Assistant",
     "AssistantError",
     "Citation",

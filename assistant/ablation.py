@@ -16,11 +16,13 @@ import json
 from pathlib import Path
 
 from .answering import SIGNALS
-from .evaluation import squad_normalize
+from .metrics import choose_option, squad_normalize
 
 
 def _answered_correctly(r: dict) -> bool:
-    """SQuAD HasAns accuracy on the model's answer, or the set's own must_include check."""
+    """SQuAD HasAns accuracy on the model's answer, the QuAIL option it picks, or the set's must_include check."""
+    if r.get("quail"):
+        return choose_option(r["raw"] or "", r["expected"]["options"]) == r["quail"]["gold"]
     pred = squad_normalize(r["raw"] or "")
     if r["expected"].get("answers"):
         return any(squad_normalize(g) and squad_normalize(g) in pred for g in r["expected"]["answers"])

@@ -1,5 +1,5 @@
-"""Question sets for regression testing: the YAML format (validated, errors name the line and field) and
-SQuAD 2.0 style JSONL.
+"""Question sets for regression testing: the YAML format (validated, errors name the line and field),
+SQuAD 2.0 style JSONL and QuAIL multiple-choice JSONL.
 
 YAML format (one file per set, e.g. ``tests/questions/article.yaml``)::
 
@@ -21,9 +21,13 @@ YAML format (one file per set, e.g. ``tests/questions/article.yaml``)::
         reference: Deputy Prime Minister Samir Sharifov   # a reference answer
         cite: led by Deputy Prime Minister Samir Sharifov # text one cited span must contain
                                   #   (a string, or a list of alternatives)
+        supported: true           # every answer sentence must be supported by its own cited spans
+                                  #   (the per-sentence rule of assistant.metrics; true or false)
         known_failure: why        # optional: the question is expected to fail (strict xfail)
 
-``expect_abstain: true`` cannot be combined with ``must_include``, ``reference`` or ``cite``. Unknown fields,
+``expect_abstain: true`` cannot be combined with ``must_include``, ``reference``, ``cite`` or ``supported:
+true``. ``supported: true`` alone is enough of an expectation (an answer whose sentences are all supported;
+an answer without sentences fails it). Unknown fields,
 duplicate fields and duplicate ids are errors. Every problem is reported as ``file:line: question 'id' field
 'name': what is wrong``, all problems of a file at once.
 
@@ -31,6 +35,13 @@ SQuAD 2.0 style JSONL (``.jsonl``): one article per line, ``{"title", "context",
 "answers", "is_impossible"}]}``; ``answers`` is a list of strings or of ``{"text": ...}`` objects. Each
 article's context becomes the only source document for its questions. An impossible question expects an
 abstention; an answerable one expects one of its gold answers (SQuAD-normalised) to occur in the answer.
+
+QuAIL JSONL (``.jsonl`` whose questions have ``options``; detected from the first record): one text per
+line, ``{"id", "title", "context", "qas": [{"id", "question", "options", "answers", "type", "text_based",
+"is_impossible"}]}``; ``options`` lists the choices (one of them "not enough information"), ``answers``
+holds the gold option. As with SQuAD, each text is the only source of its questions. A question is tagged
+``quail``, its ``type`` (e.g. ``Causality``, for ``--tags``) and its text's key; an ``is_impossible``
+question expects an abstention. The free answer is graded against the options (``metrics.choose_option``).
 """
 
 from __future__ import annotations
@@ -59,9 +70,11 @@ QUESTION_FIELDS = (
     "must_include",
     "reference",
     "cite",
+    "supported",
     "known_failure",
 )
-EXPECTATIONS = ("expect_abstain", "must_include", "reference", "cite")
+EXPECTATIONS = ("expect_abstain", "must_include", "reference", "cite", "supported")
+NOT_ENOUGH_INFORMATION = "not enough information"
 
 
 class QuestionSetError(AssistantError):
@@ -86,24 +99,38 @@ class Question:
     reference: str | None = None
     cite: list[str] = field(default_factory=list)
     known_failure: str | None = None
+    supported: bool = False  # every answer sentence must be supported by its own citations
     answers: list[str] = field(default_factory=list)  # SQuAD gold answers (answerable SQuAD questions)
-    context: str | None = None  # key into QuestionSet.contexts (SQuAD); None: the set's sources
+    context: str | None = None  # key into QuestionSet.contexts (SQuAD, QuAIL); None: the set's sources
+    options: list[str] = field(default_factory=list)  # QuAIL: the multiple-choice options, in file order
+    gold_option: str | None = None  # QuAIL: the right one of ``options``
+    qtype: str | None = None  # QuAIL: the question type (Factual, Causality, ..., Unanswerable)
+    text_based: bool | None = None  # QuAIL: the file's own text_based flag
     line: int = 0  # line of the question in its file
 
     @property
     def answerable(self) -> bool:
         return not self.expect_abstain
 
+    @property
+    def is_quail(self) -> bool:
+        """A multiple-choice question, graded by the option its answer picks rather than by spans."""
+        return bool(self.options)
+
+    @property
+    def is_squad(self) -> bool:
+        return self.context is not None and not self.options
+
 
 @dataclass
 class QuestionSet:
     name: str
     path: Path
-    kind: str  # "yaml" or "squad"
+    kind: str  # "yaml", "squad" or "quail"
     questions: list[Question]
     description: str = ""
     sources: Path | None = None  # YAML: folder of sources; None: the configured seeds
-    contexts: dict[str, str] = field(default_factory=dict)  # SQuAD: title -> context text
+    contexts: dict[str, str] = field(default_factory=dict)  # SQuAD/QuAIL: key -> the text of one source
     sha256: str = ""
 
     def select(
@@ -119,7 +146,7 @@ class QuestionSet:
 
 
 def load_question_set(path: Path | str) -> QuestionSet:
-    """Read a YAML (``.yaml``/``.yml``) or SQuAD JSONL (``.jsonl``) question set; raise QuestionSetError."""
+    """Read a YAML (``.yaml``/``.yml``), SQuAD or QuAIL JSONL (``.jsonl``) question set; raise QuestionSetError."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -133,7 +160,7 @@ def load_question_set(path: Path | str) -> QuestionSet:
     if suffix in YAML_SUFFIXES:
         qset = parse_yaml_set(text, path)
     elif suffix in JSONL_SUFFIXES:
-        qset = parse_squad_jsonl(text, path)
+        qset = parse_quail_jsonl(text, path) if is_quail_jsonl(text) else parse_squad_jsonl(text, path)
     else:
         raise QuestionSetError(path, [f"{path}: unknown kind of question set; use .yaml/.yml or SQuAD .jsonl"])
     qset.sha256 = hashlib.sha256(raw).hexdigest()
@@ -334,15 +361,21 @@ def _parse_question(item: object, line: int, number: int, errors: _Errors) -> Qu
     if "reference" in item and _scalar_text(reference) is None:
         bad("reference", "must be non-empty text")
     cite = _words(item.get("cite"), "cite", bad) if "cite" in item else []
+    supported = item.get("supported", False)
+    if "supported" in item and not isinstance(supported, bool):
+        bad("supported", "must be true or false")
+        supported = False
     known = item.get("known_failure")
     if "known_failure" in item and not _is_text(known):
         bad("known_failure", "must be the reason, as non-empty text")
-    if not any(k in item for k in EXPECTATIONS):
+    if not any(k in item for k in EXPECTATIONS if k != "supported") and supported is not True:
         bad("expect_abstain", f"no expectation: give at least one of {', '.join(EXPECTATIONS)}")
     if expect is True:
         for key in ("must_include", "reference", "cite"):
             if key in item:
                 bad(key, "cannot be combined with expect_abstain: true")
+        if supported is True:
+            bad("supported", "cannot be combined with expect_abstain: true (an abstention has no sentences)")
     if not ok:
         return None
     return Question(
@@ -355,6 +388,7 @@ def _parse_question(item: object, line: int, number: int, errors: _Errors) -> Qu
         reference=_scalar_text(reference) if reference is not None else None,
         cite=cite,
         known_failure=known.strip() if isinstance(known, str) else None,
+        supported=supported,
         line=item.line,
     )
 
@@ -403,13 +437,9 @@ def _slug(title: str) -> str:
     return re.sub(r"(?:[^\w.-]|_)+", "_", title).strip("._") or "article"
 
 
-def parse_squad_jsonl(text: str, path: Path | str = "<string>") -> QuestionSet:
-    """One article per line; each question's ``context`` names its article's entry in ``contexts``."""
-    path = Path(path)
-    errors = _Errors(path)
-    contexts: dict[str, str] = {}
-    questions: list[Question] = []
-    seen: dict[str, int] = {}
+def _jsonl_records(text: str, errors: _Errors):
+    """Yield ``(line, record, where)`` for every well-formed ``{"title", "context", "qas": [...]}`` line;
+    report the others to ``errors`` (shared by the SQuAD and QuAIL readers, which differ only per question)."""
     for lineno, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -426,20 +456,33 @@ def parse_squad_jsonl(text: str, path: Path | str = "<string>") -> QuestionSet:
         if not _is_text(title):
             errors.add(lineno, f"{where} field 'title'", "must be non-empty text")
             continue
-        context = rec.get("context")
-        if not _is_text(context):
+        if not _is_text(rec.get("context")):
             errors.add(lineno, f"{where} field 'context'", "must be non-empty text")
             continue
-        qas = rec.get("qas")
-        if not isinstance(qas, list):
+        if not isinstance(rec.get("qas"), list):
             errors.add(lineno, f"{where} field 'qas'", "must be a list of questions")
             continue
-        key = _slug(title)
-        while key in contexts:
-            key += "_"
-        contexts[key] = context
-        for i, qa in enumerate(qas, start=1):
-            q = _squad_question(qa, i, key, title, lineno, where, errors)
+        yield lineno, rec, where
+
+
+def _new_key(contexts: dict[str, str], base: str) -> str:
+    key = base
+    while key in contexts:
+        key += "_"
+    return key
+
+
+def _read_jsonl(text: str, path: Path, kind: str, key_of, question_of) -> QuestionSet:
+    """The common loop: one source text per record, its questions built by ``question_of``, ids unique."""
+    errors = _Errors(path)
+    contexts: dict[str, str] = {}
+    questions: list[Question] = []
+    seen: dict[str, int] = {}
+    for lineno, rec, where in _jsonl_records(text, errors):
+        key = _new_key(contexts, key_of(rec))
+        contexts[key] = rec["context"]
+        for i, qa in enumerate(rec["qas"], start=1):
+            q = question_of(qa, i, key, lineno, where, errors)
             if q is None:
                 continue
             if q.id in seen:
@@ -451,10 +494,15 @@ def parse_squad_jsonl(text: str, path: Path | str = "<string>") -> QuestionSet:
         errors.add(1, "file", "holds no questions")
     if errors.items:
         raise QuestionSetError(path, errors.items)
-    return QuestionSet(path.stem, path, "squad", questions, contexts=contexts)
+    return QuestionSet(path.stem, path, kind, questions, contexts=contexts)
 
 
-def _squad_question(qa, i, key, title, lineno, where, errors: _Errors) -> Question | None:
+def parse_squad_jsonl(text: str, path: Path | str = "<string>") -> QuestionSet:
+    """One article per line; each question's ``context`` names its article's entry in ``contexts``."""
+    return _read_jsonl(text, Path(path), "squad", lambda rec: _slug(rec["title"]), _squad_question)
+
+
+def _squad_question(qa, i, key, lineno, where, errors: _Errors) -> Question | None:
     if not isinstance(qa, dict):
         errors.add(lineno, f"{where} question #{i}", "must be an object with id, question and answers")
         return None
@@ -488,5 +536,82 @@ def _squad_question(qa, i, key, title, lineno, where, errors: _Errors) -> Questi
         expect_abstain=impossible,
         answers=[] if impossible else answers,
         context=key,
+        line=lineno,
+    )
+
+
+# -- QuAIL multiple-choice JSONL -------------------------------------------------------------------------
+
+
+def is_quail_jsonl(text: str) -> bool:
+    """Whether a ``.jsonl`` holds multiple-choice (QuAIL) questions: its first record's questions have
+    ``options``. A first line that is not a record falls to the SQuAD reader, which reports it."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        rec = json.loads(first)
+    except ValueError:
+        return False
+    qas = rec.get("qas") if isinstance(rec, dict) else None
+    return isinstance(qas, list) and any(isinstance(qa, dict) and "options" in qa for qa in qas)
+
+
+def _quail_key(rec: dict) -> str:
+    """``b141_Food_is_killing_you``: the record id keeps keys unique (titles repeat), the title keeps them readable."""
+    rid = _scalar_text(rec.get("id"))
+    return _slug(f"{rid}_{rec['title']}" if rid else rec["title"])[:60].rstrip("._")
+
+
+def parse_quail_jsonl(text: str, path: Path | str = "<string>") -> QuestionSet:
+    """One text per line (see the module docstring); each question's ``context`` names its text."""
+    return _read_jsonl(text, Path(path), "quail", _quail_key, _quail_question)
+
+
+def _quail_gold(qa: dict, options: list[str]) -> str | None:
+    answers = qa.get("answers")
+    gold = answers[0] if isinstance(answers, list) and len(answers) == 1 else answers
+    return gold.strip() if isinstance(gold, str) and gold.strip() in options else None
+
+
+def _quail_question(qa, i, key, lineno, where, errors: _Errors) -> Question | None:
+    if not isinstance(qa, dict):
+        errors.add(lineno, f"{where} question #{i}", "must be an object with id, question, options and answers")
+        return None
+    qid = _scalar_text(qa.get("id"))
+    label = f"{where} question {qid!r}" if qid else f"{where} question #{i}"
+
+    def bad(name: str, message: str) -> None:
+        errors.add(lineno, f"{label} field {name!r}", message)
+
+    if qid is None:
+        return bad("id", "must be non-empty text")
+    if not _is_text(qa.get("question")):
+        return bad("question", "must be non-empty text")
+    raw_options = qa.get("options")
+    if not isinstance(raw_options, list) or len(raw_options) < 2 or not all(_is_text(o) for o in raw_options):
+        return bad("options", "must be a list of at least two non-empty texts")
+    options = [o.strip() for o in raw_options]
+    gold = _quail_gold(qa, options)
+    if gold is None:
+        return bad("answers", "must be a list holding exactly one of the options")
+    qtype = qa.get("type")
+    if qtype is not None and not _is_text(qtype):
+        return bad("type", "must be non-empty text")
+    impossible = qa.get("is_impossible", gold.casefold() == NOT_ENOUGH_INFORMATION)
+    if not isinstance(impossible, bool):
+        return bad("is_impossible", "must be true or false")
+    text_based = qa.get("text_based")
+    if text_based is not None and not isinstance(text_based, bool):
+        return bad("text_based", "must be true or false")
+    qtype = qtype.strip() if qtype else None
+    return Question(
+        id=qid,
+        question=qa["question"].strip(),
+        tags=["quail", *([qtype] if qtype else []), key],
+        expect_abstain=impossible,
+        context=key,
+        options=options,
+        gold_option=gold,
+        qtype=qtype,
+        text_based=text_based,
         line=lineno,
     )

@@ -15,8 +15,23 @@ class Citation(BaseModel):
     quote: str
 
 
+class AnswerSentence(BaseModel):
+    """One sentence of an answer and the markers it carries; every answer sentence is checked on its own."""
+
+    text: str = Field(description="The sentence as shown, without its [n] markers.")
+    citations: list[int] = Field(default_factory=list, description="Marker numbers [n] of this sentence.")
+
+
 class Answer(BaseModel):
+    """``text`` is the reply in full sentences, each ending in its own markers ("... led the delegation [1].").
+
+    ``short`` is the shortest form (a phrase, for SQuAD EM/F1); ``sentences`` splits ``text`` with each
+    sentence's own citation numbers. An abstention has no sentences.
+    """
+
     text: str
+    short: str = ""
+    sentences: list[AnswerSentence] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
     abstained: bool = False
     timings: dict[str, float] = Field(default_factory=dict)

@@ -19,7 +19,10 @@ from assistant.evaluation import (
     f1_score,
     judge,
     parse_threshold,
+    prediction,
+    remove_markers,
     run_sets,
+    sentence_support,
     squad_normalize,
     squad_scores,
     strip_markers,
@@ -33,7 +36,7 @@ from assistant.questionsets import (
     parse_squad_jsonl,
     parse_yaml_set,
 )
-from assistant.schema import Answer, AssistantError, Citation
+from assistant.schema import Answer, AnswerSentence, AssistantError, Citation
 
 from .conftest import ROOT
 
@@ -212,6 +215,51 @@ def test_set_level_errors(text, expected):
     assert any(expected in e for e in errors), errors
 
 
+def test_supported_expectation():
+    qs = _yaml(
+        """\
+        questions:
+          - id: only-supported
+            question: Who led the delegation?
+            supported: true
+          - id: with-others
+            question: How long?
+            must_include: ["12"]
+            supported: false
+        """
+    )
+    a, b = qs.questions
+    assert a.supported is True and a.expect_abstain is None and a.answerable  # enough of an expectation
+    assert b.supported is False
+
+
+def test_supported_errors():
+    errors = _errors(
+        """\
+        questions:
+          - id: garbage
+            question: Who?
+            supported: yes-no-garbage
+            must_include: [x]
+          - id: abstain
+            question: Who won?
+            expect_abstain: true
+            supported: true
+          - id: nothing
+            question: Who?
+            supported: false
+          - id: typo
+            question: Who?
+            suported: true
+        """
+    )
+    joined = "\n".join(errors)
+    assert "set.yaml:4: question 'garbage' field 'supported': must be true or false" in joined
+    assert "set.yaml:9: question 'abstain' field 'supported': cannot be combined with expect_abstain: true" in joined
+    assert "set.yaml:10: question 'nothing' field 'expect_abstain': no expectation" in joined  # false is no check
+    assert "question 'typo' field 'suported': unknown question field (did you mean 'supported'?)" in joined
+
+
 def test_unknown_file_kind(tmp_path):
     path = tmp_path / "set.txt"
     path.write_text("x")
@@ -279,6 +327,8 @@ def test_squad_normalisation_and_scores():
     assert squad_normalize("An apple, a day; the END.") == "apple day end"
     assert strip_markers("Deputy Prime Minister Samir Sharifov [1][2].") == "Deputy Prime Minister Samir Sharifov"
     assert strip_markers("12 years [1].") == "12 years"
+    assert strip_markers("Sharifov led it [1]. He carried a message [2][3].") == "Sharifov led it. He carried a message"
+    assert remove_markers("Sharifov led it [1]. He carried a message [2].") == "Sharifov led it. He carried a message."
     assert exact_match("the Monarch", "Monarch") == 1
     assert f1_score("Royal assent from the Monarch", "the Monarch") == pytest.approx(2 * (1 / 4) * 1 / (1 / 4 + 1))
     assert f1_score("", "") == 1.0 and f1_score("x", "") == 0.0 and f1_score("", "x") == 0.0
@@ -360,6 +410,105 @@ def test_citation_support_alce_rule():
     assert not none["supported"] and none["relevant"] == [False] and "baku" in none["unsupported_words"]
     assert not citation_support("Damascus", [])["supported"]
     assert citation_support("twelve years", [QUOTE])["supported"]  # number words match digits
+
+
+# -- full-sentence answers: the short form, sentence support, the supported check ----------------------------
+
+LEAD = "Deputy Prime Minister Samir Sharifov led the delegation [1]. It came after a 12-year closure [2]."
+
+
+def _sentences_answer(*sentences: tuple[str, list[int]], quotes=(QUOTE, OTHER), short="") -> Answer:
+    """An answer in the new contract: full sentences with their own markers, and all the citations."""
+    text = " ".join(f"{t[:-1]} {''.join(f'[{n}]' for n in c)}." if c else t for t, c in sentences)
+    answer = _answer(text, quotes)
+    answer.short = short
+    answer.sentences = [AnswerSentence(text=t, citations=c) for t, c in sentences]
+    return answer
+
+
+def test_prediction_uses_the_short_form_and_gold_looks_at_the_whole_reply():
+    answer = _sentences_answer(
+        ("Deputy Prime Minister Samir Sharifov led the delegation.", [2]), short="Samir Sharifov"
+    )
+    assert prediction(answer) == "Samir Sharifov"
+    assert prediction(_answer(LEAD, [OTHER, QUOTE])) == strip_markers(LEAD)  # no short form: today's rule
+    q = Question(id="s", question="Who led it?", answers=["Deputy Prime Minister Samir Sharifov"], context="A")
+    r = judge(q, answer)
+    assert r["status"] == "PASS" and r["squad"]["exact"] == 0 and r["short"] == "Samir Sharifov"
+    assert r["squad"]["f1"] == pytest.approx(f1_score("Samir Sharifov", "Deputy Prime Minister Samir Sharifov"))
+    mid = Question(id="m", question="Who?", must_include=[["led the delegation. It came"]])
+    assert judge(mid, _answer(LEAD, [OTHER, QUOTE]))["status"] == "PASS"  # markers stripped inside too
+
+
+def test_sentence_support_rule():
+    assert sentence_support("Azerbaijan reopened its embassy in Damascus after a 12-year closure.", [QUOTE]) == {
+        "supported": True,
+        "relevant": [True],
+        "unsupported_words": [],
+    }
+    wrong_number = sentence_support("Azerbaijan reopened its embassy in Damascus after 10 years.", [QUOTE])
+    assert not wrong_number["supported"] and wrong_number["unsupported_words"][0] == "10"
+    assert not sentence_support("Azerbaijan reopened its embassy in Damascus after ten years.", [QUOTE])["supported"]
+    assert sentence_support("The embassy had been closed for twelve years.", [QUOTE])["supported"]  # 3/4 words
+    paraphrase = sentence_support("Azerbaijan restored the embassy in Damascus quickly.", [QUOTE])
+    assert paraphrase["supported"] and paraphrase["unsupported_words"] == ["restored", "quickly"]  # 3 of 5: 60 %
+    too_loose = sentence_support("Azerbaijan restored the mission in Damascus quickly.", [QUOTE])  # 2 of 5
+    assert not too_loose["supported"]
+    name = sentence_support("Sharifov's delegation visited Baku.", [OTHER])  # 3 of 4 words, but a new name
+    assert not name["supported"] and name["unsupported_words"] == ["Baku"]
+    assert not sentence_support("Sharifov led the delegation.", [])["supported"]  # no citation
+    assert not sentence_support("It did.", [QUOTE])["supported"]  # nothing to check
+
+
+def test_sentence_support_precision_with_a_redundant_citation():
+    extra = sentence_support("Azerbaijan reopened its embassy after a 12-year closure.", [QUOTE, OTHER])
+    assert extra["supported"] and extra["relevant"] == [True, False]  # the second quote adds nothing
+    both = sentence_support("Samir Sharifov visited Damascus after Azerbaijan reopened its embassy.", [OTHER, QUOTE])
+    assert both["supported"] and both["relevant"] == [True, True]  # each one holds a name the other lacks
+
+
+def test_judge_records_sentence_support_against_own_citations():
+    answer = _sentences_answer(
+        ("Deputy Prime Minister Samir Sharifov led the delegation.", [2]),
+        ("Sharifov reopened the embassy after 12 years.", [2]),  # its facts are in [1], which it does not cite
+        ("The embassy reopened after a 12-year closure.", [1, 2]),
+    )
+    r = judge(Question(id="q", question="Who?", must_include=[["Sharifov"]]), answer)
+    assert [s["supported"] for s in r["sentence_support"]] == [True, False, True]
+    assert r["sentence_support"][0] == {
+        "text": "Deputy Prime Minister Samir Sharifov led the delegation.",
+        "citations": [2],
+        "supported": True,
+        "relevant": [True],
+        "unsupported_words": [],
+    }
+    assert r["sentence_support"][1]["unsupported_words"] == ["12", "reopened", "embassy", "years"]
+    assert r["sentence_support"][2]["relevant"] == [True, False]
+    assert r["status"] == "PASS"  # no supported expectation: the measure is recorded, not checked
+    m = compute_metrics([r, judge(Question(id="n", question="?", expect_abstain=True), _answer("No.", abstained=True))])
+    assert m["metrics"]["sentence_support"] == pytest.approx(2 / 3)
+    assert m["metrics"]["sentence_citation_recall"] == pytest.approx(2 / 3)
+    assert m["fractions"]["sentence_citation_precision"] == [2, 4]  # not: sentence 2's [2], sentence 3's extra [2]
+    assert m["counts"]["answer_sentences"] == 3
+    old_style = judge(Question(id="x", question="?", must_include=[["12"]]), _answer("12 [1]."))
+    assert compute_metrics([old_style])["metrics"]["sentence_support"] is None  # no sentences to measure
+
+
+def test_supported_check():
+    q = Question(id="q", question="Who led it?", supported=True)
+    good = _sentences_answer(("Deputy Prime Minister Samir Sharifov led the delegation.", [2]))
+    ok = judge(q, good)
+    assert ok["status"] == "PASS" and [c["name"] for c in ok["checks"]] == ["answered", "supported"]
+    bad = judge(q, _sentences_answer(("Samir Sharifov led it.", [2]), ("He was in Baku for 3 days.", [2])))
+    assert bad["status"] == "FAIL"
+    detail = "sentence 2 'He was in Baku for 3 days.' is not supported by its citations [2] (lacks 3, Baku, days)"
+    assert bad["why"] == detail
+    bare = judge(q, _sentences_answer(("Samir Sharifov led it.", [])))
+    assert "sentence 1 'Samir Sharifov led it.' is not supported by any citation (it has none)" in bare["why"]
+    none = judge(q, _answer("Samir Sharifov [1].", [OTHER]))  # no sentences
+    assert none["status"] == "FAIL" and none["why"] == "the answer has no sentences to check against their citations"
+    abst = judge(q, _answer("The article does not say.", abstained=True), _decision(reasons=["no support"]))
+    assert abst["why"] == "abstained (no support)" and abst["sentence_support"] is None
 
 
 # -- metrics -----------------------------------------------------------------------------------------------------

@@ -1,0 +1,507 @@
+"""The evaluation's measures, as pure functions of answers and results (no I/O): text normalisation, SQuAD
+EM/F1, citation support (ALCE, per answer and per sentence), QuAIL multiple-choice grading, and the metrics
+over a run's results with their names and labels.
+
+Metrics (fractions in [0, 1], ``None`` when nothing was there to measure; see ``compute_metrics``):
+
+- ``pass_rate``: passed questions / all questions (known failures count as failed).
+- ``answer_accuracy``: answerable questions (no ``expect_abstain: true``; SQuAD HasAns) that passed /
+  answerable questions.
+- ``abstention_precision``: questions where it abstained and should have / questions where it abstained.
+- ``abstention_recall``: questions where it abstained and should have / questions where it should have.
+- ``citation_recall`` (ALCE, computed locally): over the answers given (not abstained), the share whose
+  answer is *supported* by the union of its cited spans. Rule: the prediction (below) is supported
+  by a set of spans when every content word of it (``text.content_words``: stop words and question
+  words dropped, numbers kept) occurs in those spans as the same word, the same crude stem (plural/tense)
+  or the same number ("twelve" = "12"). An answer without citations or without content words is unsupported.
+- ``citation_precision`` (ALCE): over all citations of the answers given, the share that are *relevant*:
+  the answer is supported by the union of all its citations, and either this citation alone supports it
+  or removing it from the set breaks the support (it is needed).
+- ``sentence_support`` (ALCE per sentence): over the sentences (``Answer.sentences``) of the answers given,
+  the share supported by the union of the quotes of *their own* markers. Answer sentences paraphrase the
+  source, so the per-sentence rule is looser on wording and strict on facts: a sentence is supported when
+  (1) every number in it (digits or number words; the word "one" is not counted, it is mostly a pronoun)
+  is a number of the quotes, (2) every capitalised name (``text.names``, stop words dropped; a capitalised
+  first word counts, since it may be a name) occurs in the quotes as a word or stem, and (3) at least 60 %
+  of its distinct content words do (``Vocabulary.coverage``, no fuzzy matching). A sentence without
+  citations, or without content words, is unsupported; a marker with no matching citation adds no quote.
+- ``sentence_citation_recall``: the same number as ``sentence_support`` (ALCE's citation recall, per sentence).
+- ``sentence_citation_precision``: over all (sentence, citation) pairs, the share that are relevant: the
+  sentence is supported by all its citations, and either this citation alone supports it or removing it
+  breaks the support.
+- QuAIL sets (``questionsets`` reads them): ``choose_option`` grades a free answer against the options.
+  An answer (markers removed) picks the one option that shares the most distinct content words (stemmed)
+  with it; a tie for the most, or no shared word, picks none (wrong). An abstention picks the "not enough
+  information" option; an answer never does (it is left out of the word match), so an answer to an
+  unanswerable question and an abstention on an answerable one are both wrong. ``quail_accuracy``: right /
+  QuAIL questions (errors count as wrong); ``quail_<type>_accuracy`` the same per question type (the nine
+  QuAIL types); ``quail_text_based_accuracy`` over Factual, Character_identity, Temporal_order and Causality
+  combined (the QuAIL paper's text-based types; the file's own ``text_based`` flag leaves Causality out, so
+  the flag is not used here); ``quail_unanswerable_declined``: unanswerable QuAIL questions where it
+  abstained / unanswerable QuAIL questions.
+- ``retrieval_recall_at_k``: over questions with a target (a ``cite`` text, or SQuAD gold answers), the
+  share whose retrieved passages (``Decision.hits``, k = settings.k) contain the target in one passage
+  (cite: normalised substring; gold: SQuAD-normalised whole words).
+- ``latency_median_s`` / ``latency_p95_s``: median and 95th percentile (nearest rank) of
+  ``Answer.timings["total_s"]``, in seconds, over the questions that were answered or abstained.
+- ``reference_f1``: mean SQuAD token F1 of the answer against ``reference`` (answerable YAML questions with a
+  reference; an abstention predicts "").
+- SQuAD sets, with the official SQuAD 2.0 definitions: ``squad_exact`` and ``squad_f1`` (max over the gold
+  answers; an unanswerable question's only gold answer is ""), also split into ``squad_hasans_*`` and
+  ``squad_noans_*``. The prediction is ``Answer.short`` when it is non-empty (the phrase form); otherwise
+  (older answers) the answer text with its " [n]" markers and the final period stripped; "" when the
+  assistant abstained. Normalisation: lowercase, remove punctuation, remove the articles a/an/the,
+  collapse whitespace. ``squad_hasans_accuracy``: HasAns questions where it did not abstain and some
+  normalised gold answer occurs in the normalised prediction (the ``gold`` check of ``assistant.judging``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import string
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+
+from .questionsets import Question
+from .schema import Answer
+from .text import STOPWORDS, Vocabulary, content_words, names, numbers, stem
+
+QUAIL_TYPES = (
+    "Factual",
+    "Character_identity",
+    "Temporal_order",
+    "Causality",
+    "Belief_states",
+    "Entity_properties",
+    "Event_duration",
+    "Subsequent_state",
+    "Unanswerable",
+)
+TEXT_BASED_TYPES = QUAIL_TYPES[:4]  # the QuAIL paper's text-based types: the text states the answer
+NOT_ENOUGH_INFORMATION = "not enough information"
+SENTENCE_COVERAGE = 0.6  # share of a sentence's content words its quotes must hold (paraphrases reword)
+PASSED = {"PASS", "XPASS"}
+RATIO_METRICS = (
+    "pass_rate",
+    "answer_accuracy",
+    "abstention_precision",
+    "abstention_recall",
+    "citation_precision",
+    "citation_recall",
+    "retrieval_recall_at_k",
+    "reference_f1",
+    "squad_exact",
+    "squad_f1",
+    "squad_hasans_exact",
+    "squad_hasans_f1",
+    "squad_hasans_accuracy",
+    "squad_noans_exact",
+    "squad_noans_f1",
+    "sentence_support",
+    "sentence_citation_recall",
+    "sentence_citation_precision",
+    "quail_accuracy",
+    "quail_text_based_accuracy",
+    *(f"quail_{t.lower()}_accuracy" for t in QUAIL_TYPES),
+    "quail_unanswerable_declined",
+)
+SECONDS_METRICS = ("latency_median_s", "latency_p95_s")
+METRICS = RATIO_METRICS + SECONDS_METRICS
+LABELS = {
+    "pass_rate": "pass rate",
+    "answer_accuracy": "answer accuracy (answerable)",
+    "abstention_precision": "abstention precision",
+    "abstention_recall": "abstention recall",
+    "citation_precision": "citation precision (ALCE)",
+    "citation_recall": "citation recall (ALCE)",
+    "retrieval_recall_at_k": "retrieval recall@k",
+    "reference_f1": "reference F1",
+    "squad_exact": "SQuAD EM",
+    "squad_f1": "SQuAD F1",
+    "squad_hasans_exact": "SQuAD HasAns EM",
+    "squad_hasans_f1": "SQuAD HasAns F1",
+    "squad_hasans_accuracy": "SQuAD HasAns accuracy",
+    "squad_noans_exact": "SQuAD NoAns EM",
+    "squad_noans_f1": "SQuAD NoAns F1",
+    "sentence_support": "sentence support",
+    "sentence_citation_recall": "sentence citation recall",
+    "sentence_citation_precision": "sentence citation precision",
+    "quail_accuracy": "QuAIL accuracy",
+    "quail_text_based_accuracy": "QuAIL text-based accuracy",
+    **{f"quail_{t.lower()}_accuracy": f"QuAIL: {t.replace('_', ' ').lower()}" for t in QUAIL_TYPES},
+    "quail_unanswerable_declined": "QuAIL unanswerable declined",
+    "latency_median_s": "latency median (s)",
+    "latency_p95_s": "latency p95 (s)",
+}
+
+
+# -- text normalisation -----------------------------------------------------------------------------------
+
+_MARKERS_AT_END = re.compile(r"(?:\s*\[\d+\])+\s*\.?\s*$")
+_MARKER = re.compile(r"\s*\[\d+\]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCT = set(string.punctuation)
+
+
+def remove_markers(text: str) -> str:
+    """Every ``[n]`` marker gone, punctuation kept: ``"He led it [1]. She did [2][3]."`` -> ``"He led it. She did."``
+
+    (answer sentences end in their own markers, so they sit inside the text, not only at its end)."""
+    return _MARKER.sub("", text).strip()
+
+
+def strip_markers(text: str) -> str:
+    """``"Deputy Prime Minister Samir Sharifov [1]."`` -> ``"Deputy Prime Minister Samir Sharifov"``: the
+    trailing markers and final period go (the old phrase answers), and so does every marker inside."""
+    return remove_markers(_MARKERS_AT_END.sub("", text))
+
+
+def prediction(answer: Answer | None) -> str:
+    """The short answer judged by EM/F1: ``Answer.short`` when given, else the text with its markers stripped
+    (answers from before the short form); "" for an abstention (or no answer)."""
+    if answer is None or answer.abstained:
+        return ""
+    return answer.short.strip() or strip_markers(answer.text)
+
+
+def answer_text(answer: Answer | None) -> str:
+    """The full reply as read, every marker removed; "" for an abstention (or no answer)."""
+    if answer is None or answer.abstained:
+        return ""
+    return remove_markers(answer.text)
+
+
+def fold(text: str) -> str:
+    """Case-, apostrophe-, dash- and whitespace-insensitive form for substring checks."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"}))
+    return " ".join(text.split()).casefold()
+
+
+def squad_normalize(s: str) -> str:
+    """The official SQuAD normalisation: lowercase, drop punctuation and articles, collapse whitespace."""
+    s = "".join(ch for ch in s.lower() if ch not in _PUNCT)
+    return " ".join(_ARTICLES.sub(" ", s).split())
+
+
+def squad_tokens(s: str) -> list[str]:
+    return squad_normalize(s).split() if s else []
+
+
+def exact_match(pred: str, gold: str) -> int:
+    return int(squad_normalize(pred) == squad_normalize(gold))
+
+
+def f1_score(pred: str, gold: str) -> float:
+    """Official SQuAD token F1; when either side is empty, 1 if both are, else 0."""
+    gold_toks, pred_toks = squad_tokens(gold), squad_tokens(pred)
+    if not gold_toks or not pred_toks:
+        return float(gold_toks == pred_toks)
+    same = sum((Counter(gold_toks) & Counter(pred_toks)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred_toks), same / len(gold_toks)
+    return 2 * precision * recall / (precision + recall)
+
+
+def squad_scores(pred: str, golds: list[str]) -> tuple[int, float]:
+    """(EM, F1), each the maximum over the gold answers; no gold answers means the gold is ""."""
+    golds = [g for g in golds if squad_normalize(g)] or [""]
+    return max(exact_match(pred, g) for g in golds), max(f1_score(pred, g) for g in golds)
+
+
+def contains_words(haystack: str, needle: str) -> bool:
+    """Whether the SQuAD-normalised needle occurs as whole words in the SQuAD-normalised haystack."""
+    n = squad_normalize(needle)
+    return bool(n) and f" {n} " in f" {squad_normalize(haystack)} "
+
+
+# -- answer-level support (ALCE) ---------------------------------------------------------------------------
+
+
+def _supports(terms: list[str], quotes: list[str]) -> bool:
+    if not terms or not quotes:
+        return False
+    vocab = Vocabulary(" ".join(quotes))
+    return all(vocab.has(t, fuzzy=False) for t in terms)
+
+
+def citation_support(pred: str, quotes: list[str]) -> dict:
+    """ALCE-style support of one answer by its cited spans (the rule is in the module docstring)."""
+    terms = list(dict.fromkeys(content_words(pred)))
+    union = Vocabulary(" ".join(quotes)) if quotes else None
+    missing = [t for t in terms if union is None or not union.has(t, fuzzy=False)]
+    supported = _supports(terms, quotes)
+    relevant = []
+    for i, quote in enumerate(quotes):
+        rest = quotes[:i] + quotes[i + 1 :]
+        relevant.append(supported and (_supports(terms, [quote]) or not _supports(terms, rest)))
+    return {"supported": supported, "relevant": relevant, "unsupported_words": missing}
+
+
+# -- per-sentence support (the rule is in the module docstring) ------------------------------------------
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _sentence_numbers(sentence: str) -> list[str]:
+    """The numbers a sentence states; the word "one" is left out ("one of them", "the one who")."""
+    return sorted(numbers(re.sub(r"\bone\b", " ", sentence, flags=re.IGNORECASE)))
+
+
+def _sentence_names(sentence: str) -> list[str]:
+    return _unique(w for w in names(sentence) if w.lower() not in STOPWORDS)
+
+
+def sentence_gaps(sentence: str, quotes: list[str]) -> tuple[bool, list[str]]:
+    """(supported, the numbers, names and content words the quotes lack) for one answer sentence.
+
+    Facts (numbers, names) must all be in the quotes; wording only mostly (``SENTENCE_COVERAGE``), since
+    answer sentences paraphrase the source.
+    """
+    terms = _unique(content_words(sentence))
+    facts = _sentence_numbers(sentence) + _sentence_names(sentence)
+    quotes = [q for q in quotes if q.strip()]
+    if not quotes:
+        return False, _unique(facts + terms)
+    vocab = Vocabulary(" ".join(quotes))
+    lost_numbers = [n for n in _sentence_numbers(sentence) if n not in vocab.numbers]
+    lost_names = [w for w in _sentence_names(sentence) if not vocab.has(w, fuzzy=False)]
+    lost_terms = [t for t in terms if not vocab.has(t, fuzzy=False)]
+    enough = bool(terms) and vocab.coverage(terms, fuzzy=False) >= SENTENCE_COVERAGE
+    missing = _unique(lost_numbers + lost_names + [t for t in lost_terms if t not in {w.lower() for w in lost_names}])
+    return enough and not lost_numbers and not lost_names, missing
+
+
+def sentence_supported(sentence: str, quotes: list[str]) -> bool:
+    return sentence_gaps(sentence, quotes)[0]
+
+
+def sentence_support(sentence: str, quotes: list[str]) -> dict:
+    """ALCE per sentence: is it supported by its own quotes, and which of them are relevant (needed or
+    sufficient alone), as for ``citation_support``, with the per-sentence rule."""
+    supported, missing = sentence_gaps(sentence, quotes)
+    relevant = []
+    for i, quote in enumerate(quotes):
+        rest = quotes[:i] + quotes[i + 1 :]
+        relevant.append(supported and (sentence_supported(sentence, [quote]) or not sentence_supported(sentence, rest)))
+    return {"supported": supported, "relevant": relevant, "unsupported_words": missing}
+
+
+def answer_sentence_support(answer: Answer) -> list[dict]:
+    """Every sentence of an answer judged against the quotes of its own markers (unknown markers: no quote)."""
+    quote_of = {c.n: c.quote for c in answer.citations}
+    out = []
+    for s in answer.sentences:
+        text = remove_markers(s.text)
+        judged = sentence_support(text, [quote_of.get(n, "") for n in s.citations])
+        out.append({"text": text, "citations": list(s.citations), **judged})
+    return out
+
+
+
+# -- QuAIL options ---------------------------------------------------------------------------------------------
+
+
+def _stems(text: str) -> set[str]:
+    return {stem(w) for w in content_words(text)}
+
+
+def not_enough_information(options: list[str]) -> int | None:
+    """The index of the "not enough information" option, the one an abstention picks."""
+    return next((i for i, o in enumerate(options) if fold(o).strip(" .") == NOT_ENOUGH_INFORMATION), None)
+
+
+def choose_option(answer_text: str, options: list[str], abstained: bool = False) -> int | None:
+    """The option a free answer picks: the *one* sharing the most distinct content-word stems with it.
+
+    A tie for the most or no shared word picks none (None). An abstention picks "not enough information";
+    an answer never does, since answering is the claim that the text does say.
+    """
+    nei = not_enough_information(options)
+    if abstained:
+        return nei
+    said = _stems(remove_markers(answer_text))
+    overlap = {i: len(said & _stems(o)) for i, o in enumerate(options) if i != nei}
+    best = max(overlap.values(), default=0)
+    winners = [i for i, n in overlap.items() if n == best]
+    return winners[0] if best > 0 and len(winners) == 1 else None
+
+
+def judge_option(q: Question, answer: Answer | None) -> dict:
+    """The per-result ``quail`` record: the question type, the chosen and gold option (index and text)."""
+    gold = q.options.index(q.gold_option) if q.gold_option in q.options else None
+    chosen = None
+    if answer is not None:
+        chosen = choose_option(answer.text, q.options, abstained=bool(answer.abstained))
+    return {
+        "type": q.qtype,
+        "chosen": chosen,
+        "gold": gold,
+        "right": chosen is not None and chosen == gold,
+        "chosen_option": q.options[chosen] if chosen is not None else None,
+        "gold_option": q.gold_option,
+    }
+
+
+# -- metrics ------------------------------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def compute_metrics(results: list[dict]) -> dict:
+    """``{"metrics": {name: value or None}, "counts": {...}, "fractions": {name: [numerator, denominator]}}``.
+
+    The definitions are in this module's docstring. Every ratio is numerator / denominator, with None when
+    the denominator is 0; ``fractions`` keeps both numbers for the report.
+    """
+    done = [r for r in results if r["status"] != "ERROR"]
+    fractions = {
+        **_outcome_fractions(results, done),
+        **_evidence_fractions(results, done),
+        **_squad_fractions(results),
+        **_sentence_fractions(done),
+        **_quail_fractions(results),
+    }
+    metrics: dict[str, float | None] = {name: (num / den) if den else None for name, (num, den) in fractions.items()}
+    latencies = [r["timings"]["total_s"] for r in done if "total_s" in r["timings"]]
+    metrics["latency_median_s"] = statistics.median(latencies) if latencies else None
+    metrics["latency_p95_s"] = _percentile(latencies, 95)
+    return {
+        "metrics": {m: metrics.get(m) for m in METRICS},
+        "counts": _counts(results, done),
+        "fractions": {name: list(f) for name, f in fractions.items()},
+    }
+
+
+def _outcome_fractions(results: list[dict], done: list[dict]) -> dict[str, tuple[int, int]]:
+    """Pass rate, answer accuracy, abstention precision and recall (``done``: the results without an error)."""
+    answerable = [r for r in results if not r["expect_abstain"]]
+    abstained = [r for r in done if r["abstained"]]
+    right = sum(1 for r in abstained if r["expect_abstain"])
+    return {
+        "pass_rate": (sum(1 for r in results if r["passed"] and r["status"] != "ERROR"), len(results)),
+        "answer_accuracy": (sum(r["passed"] for r in answerable), len(answerable)),
+        "abstention_precision": (right, len(abstained)),
+        "abstention_recall": (right, sum(1 for r in done if r["expect_abstain"])),
+    }
+
+
+def _evidence_fractions(results: list[dict], done: list[dict]) -> dict[str, tuple[float, int]]:
+    """ALCE citation recall and precision per answer, retrieval recall@k and the mean reference F1."""
+    supports = [r["citation_support"] for r in done if r["citation_support"] is not None]
+    targets = [r for r in results if r["retrieval_hit"] is not None]
+    refs = [r for r in results if r["reference_f1"] is not None]
+    return {
+        "citation_recall": (sum(s["supported"] for s in supports), len(supports)),
+        "citation_precision": (sum(sum(s["relevant"]) for s in supports), sum(len(s["relevant"]) for s in supports)),
+        "retrieval_recall_at_k": (sum(r["retrieval_hit"] for r in targets), len(targets)),
+        "reference_f1": (sum(r["reference_f1"] for r in refs), len(refs)),
+    }
+
+
+def _squad_groups(results: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """The SQuAD results: all, HasAns, NoAns."""
+    squad = [r for r in results if r["squad"] is not None]
+    return squad, [r for r in squad if r["squad"]["has_answer"]], [r for r in squad if not r["squad"]["has_answer"]]
+
+
+def _squad_fractions(results: list[dict]) -> dict[str, tuple[float, int]]:
+    """SQuAD 2.0 EM and F1, overall, HasAns and NoAns, and the HasAns accuracy (the pass rule)."""
+    squad, has, no = _squad_groups(results)
+    out: dict[str, tuple[float, int]] = {}
+    for prefix, group in (("squad", squad), ("squad_hasans", has), ("squad_noans", no)):
+        out[f"{prefix}_exact"] = (sum(r["squad"]["exact"] for r in group), len(group))
+        out[f"{prefix}_f1"] = (sum(r["squad"]["f1"] for r in group), len(group))
+    out["squad_hasans_accuracy"] = (sum(r["passed"] for r in has), len(has))
+    return out
+
+
+def _counts(results: list[dict], done: list[dict]) -> dict[str, int]:
+    statuses = Counter(r["status"] for r in results)
+    answerable = sum(1 for r in results if not r["expect_abstain"])
+    _, has, no = _squad_groups(results)
+    return {
+        "questions": len(results),
+        "passed": statuses["PASS"] + statuses["XPASS"],
+        "failed": statuses["FAIL"] + statuses["XFAIL"],
+        **{s.lower(): statuses[s] for s in ("PASS", "FAIL", "XFAIL", "XPASS", "ERROR")},
+        "answerable": answerable,
+        "unanswerable": len(results) - answerable,
+        "abstained": sum(1 for r in done if r["abstained"]),
+        "squad_hasans": len(has),
+        "squad_noans": len(no),
+        "retrieval_targets": sum(1 for r in results if r["retrieval_hit"] is not None),
+        "answers_with_citations": sum(1 for r in done if r["citations"] and not r["abstained"]),
+        "answer_sentences": len(_answer_sentences(done)),
+        "quail": sum(1 for r in results if r.get("quail")),
+    }
+
+
+def _answer_sentences(results: list[dict]) -> list[dict]:
+    return [s for r in results for s in r.get("sentence_support") or []]
+
+
+def _sentence_fractions(done: list[dict]) -> dict[str, tuple[int, int]]:
+    """Per-sentence ALCE support, recall (the same number) and precision over (sentence, citation) pairs."""
+    sentences = _answer_sentences(done)
+    supported = (sum(s["supported"] for s in sentences), len(sentences))
+    pairs = (sum(sum(s["relevant"]) for s in sentences), sum(len(s["relevant"]) for s in sentences))
+    return {"sentence_support": supported, "sentence_citation_recall": supported, "sentence_citation_precision": pairs}
+
+
+def _right(group: list[dict]) -> tuple[int, int]:
+    return sum(r["quail"]["right"] for r in group), len(group)
+
+
+def _quail_fractions(results: list[dict]) -> dict[str, tuple[int, int]]:
+    """QuAIL accuracy overall, over the text-based types, per type, and how many unanswerable it declined."""
+    quail = [r for r in results if r.get("quail")]
+    if not quail:
+        return {}
+    of_type = {t: [r for r in quail if r["quail"]["type"] == t] for t in QUAIL_TYPES}
+    impossible = [r for r in quail if r["expect_abstain"]]
+    return {
+        "quail_accuracy": _right(quail),
+        "quail_text_based_accuracy": _right([r for r in quail if r["quail"]["type"] in TEXT_BASED_TYPES]),
+        **{f"quail_{t.lower()}_accuracy": _right(group) for t, group in of_type.items()},
+        "quail_unanswerable_declined": (sum(r["abstained"] for r in impossible), len(impossible)),
+    }
+
+
+def summarize(results: list[dict]) -> dict:
+    """Metrics over all results and for each set."""
+    sets: dict[str, list[dict]] = {}
+    for r in results:
+        sets.setdefault(r["set"], []).append(r)
+    return {"all": compute_metrics(results), "sets": {name: compute_metrics(rs) for name, rs in sets.items()}}
+
+
+# -- formatting ---------------------------------------------------------------------------------------------
+
+
+def format_metric(metric: str, value: float | None) -> str:
+    """A metric's value as printed: seconds with two decimals, a ratio as a percentage, ``n/a`` when None."""
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}" if metric in SECONDS_METRICS else f"{100 * value:.1f}%"
+
+
+def format_fraction(block: dict, metric: str) -> str:
+    """A metric's numerator and denominator, ``"(3/6)"``; "" when the block keeps none for it."""
+    f = block["fractions"].get(metric)
+    if not f:
+        return ""
+    num = f"{f[0]:.2f}".rstrip("0").rstrip(".") if isinstance(f[0], float) else str(f[0])
+    return f"({num}/{f[1]})"
