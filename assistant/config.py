@@ -82,6 +82,11 @@ class Settings(BaseModel):
         "more unanswerable questions declined on unseen texts, fewer paraphrases answered, one more model call.",
     )
 
+    fact_sentences: bool = Field(
+        True,
+        description="Say a fact found as a phrase as one full sentence (one more short model call); off: the phrase.",
+    )
+
     disabled_signals: str = Field(
         "", description="Comma-separated abstention signals to switch off (ablation), e.g. 'term_coverage,retry'."
     )

@@ -170,12 +170,12 @@ def _chat_model_class():
         def _llm_type(self) -> str:
             return "llama-cpp-shared"
 
-        def _args(self, messages, stop):
+        def _args(self, messages, stop, max_tokens=None):
             return dict(
                 messages=[{"role": role.get(m.type, "user"), "content": m.content} for m in messages],
                 temperature=0.0,
                 top_k=1,
-                max_tokens=self.max_tokens,
+                max_tokens=max_tokens or self.max_tokens,
                 stop=stop or None,
                 seed=0,
             )
@@ -183,14 +183,16 @@ def _chat_model_class():
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):
             with LLM_LOCK:
                 _trim_to_prefix(self.llama)
-                out = self.llama.create_chat_completion(**self._args(messages, stop))
+                out = self.llama.create_chat_completion(**self._args(messages, stop, kwargs.get("max_tokens")))
             text = out["choices"][0]["message"]["content"] or ""
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
         def _stream(self, messages, stop=None, run_manager=None, **kwargs):
             with LLM_LOCK:
                 _trim_to_prefix(self.llama)
-                for part in self.llama.create_chat_completion(stream=True, **self._args(messages, stop)):
+                for part in self.llama.create_chat_completion(
+                    stream=True, **self._args(messages, stop, kwargs.get("max_tokens"))
+                ):
                     delta = part["choices"][0].get("delta", {}).get("content")
                     if delta:
                         chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))

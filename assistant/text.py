@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
+
+import snowballstemmer
 
 STOPWORDS = set(
     """a about above after again against all am an and any are as at be because been before being below between
@@ -16,6 +19,7 @@ STOPWORDS = set(
     mentioned mention describe described give many much kind type any one ones s t according per via
     """.split()
 )
+_STEMMER = snowballstemmer.stemmer("english")
 QUESTION_WORDS = {"who", "what", "when", "where", "why", "how", "which", "whom", "whose"}
 GENERIC_CAPS = {"the", "a", "an", "it", "he", "she", "they", "yes", "no", "this", "that", "in", "on", "i", "its"}
 
@@ -61,7 +65,7 @@ def names(text: str) -> list[str]:
 
 
 def entities(text: str, skip_first: bool = True) -> list[list[str]]:
-    """Runs of capitalised words ("Ahmad Al-Sharaa", "FIFA World Cup"), without the question's first word.
+    """Runs of capitalised words ("Ahmad Al-Sharaa", "FIFA World Cup"), without the first word of a sentence.
 
     The first word of a sentence is capitalised whatever it is ("Wher did ...", "Which ..."), so it says
     nothing about names.
@@ -74,7 +78,8 @@ def entities(text: str, skip_first: bool = True) -> list[list[str]]:
         gap = text[prev_end : m.start()] if prev_end >= 0 else ""
         prev_end = m.end()
         plain = w.lower() in GENERIC_CAPS or w.lower() in QUESTION_WORDS
-        is_name = (i > 0 or not skip_first) and w[:1].isupper() and not plain
+        starts = i == 0 or bool(re.search(r"[.!?]", gap))  # "What does it gain? Give me a list."
+        is_name = not (starts and skip_first) and w[:1].isupper() and not plain
         if is_name and current and gap.strip(" -") == "":
             current.append(w)
         else:
@@ -86,11 +91,10 @@ def entities(text: str, skip_first: bool = True) -> list[list[str]]:
     return groups
 
 
+@lru_cache(maxsize=65536)
 def stem(w: str) -> str:
-    for suf in ("ations", "ation", "ing", "ies", "ied", "ed", "es", "s", "ly"):
-        if len(w) > len(suf) + 3 and w.endswith(suf):
-            return w[: -len(suf)]
-    return w
+    """The Snowball (Porter 2) English stem: "opportunities" and "opportunity", "regional" and "region" meet."""
+    return _STEMMER.stemWord(w)
 
 
 class Vocabulary:
@@ -98,6 +102,7 @@ class Vocabulary:
 
     def __init__(self, text: str):
         self.words = set(words(text))
+        self.lower_words = {w for w in _WORD.findall(unicodedata.normalize("NFKC", text)) if w.islower()}
         self.stems = {stem(w) for w in self.words}
         self.numbers = numbers(text)
 

@@ -26,10 +26,10 @@ from .schema import Answer, AssistantError, Citation
 log = logging.getLogger(__name__)
 
 EXAMPLES = [
+    "Summarize the article",
+    "Why is Azerbaijan betting on Syria?",
+    "Who is Ahmad Al-Sharaa?",
     "Who led the Azerbaijani delegation?",
-    "What sectors did the discussions cover?",
-    "When did Azerbaijan reopen its embassy in Damascus?",
-    "Where did Aliyev and Al-Sharaa meet?",
 ]
 TITLE = "Ask the article"
 BUSY = "The server is busy (too many questions waiting). Please try again shortly."
@@ -124,9 +124,8 @@ def clean_text(text: object) -> str:
     return _UNSAFE.sub("", _SURROGATE.sub("\ufffd", text))
 
 
-def render_answer(answer: Answer, source_text, decision=None) -> str:
-    if answer.abstained:
-        return render_abstention(answer, decision, source_text)
+def _with_chips(answer: Answer, source_text) -> str:
+    """The answer's text with each [n] as a chip that shows its span in the article."""
     by_n = {c.n: c for c in answer.citations}
     parts, pos = [], 0
     for m in re.finditer(r"\[(\d+)\]", answer.text):
@@ -138,6 +137,12 @@ def render_answer(answer: Answer, source_text, decision=None) -> str:
             parts.append(chip(c.source, c.start, c.end, str(c.n), source_text(c.source), _short(c.quote, 160)))
         pos = m.end()
     parts.append(_inline(answer.text[pos:]))
+    return "".join(parts)
+
+
+def render_answer(answer: Answer, source_text, decision=None) -> str:
+    if answer.abstained:
+        return render_abstention(answer, decision, source_text)
     sources = "".join(
         f"<li>{chip(c.source, c.start, c.end, str(c.n), source_text(c.source), 'Show in the article')} "
         f'<q>{_inline(c.quote)}</q> <span class="src-loc">{esc(Path(c.source).name)}, '
@@ -146,7 +151,7 @@ def render_answer(answer: Answer, source_text, decision=None) -> str:
     )
     meta = _meta(answer)
     return (
-        f'<div class="msg-answer"><p class="answer-text">{"".join(parts)}</p>'
+        f'<div class="msg-answer"><p class="answer-text">{_with_chips(answer, source_text)}</p>'
         f'<div class="sources"><div class="sources-title">Sources</div><ol>{sources}</ol></div>{meta}</div>'
     )
 
@@ -197,8 +202,30 @@ def render_reading() -> str:
     return '<div class="msg-waiting"><span class="spinner" aria-hidden="true"></span> Reading the article…</div>'
 
 
-def render_streaming(partial: str) -> str:
-    return f'<div class="msg-streaming">{_inline(partial)}<span class="cursor">▍</span></div>'
+def render_streaming(partial: str, checked: Answer | None = None, source_text=None) -> str:
+    """While the model writes: the sentences already checked, with their chips, then the words in progress."""
+    done = ""
+    if checked is not None and checked.sentences and source_text is not None:
+        done = f'<span class="checked">{_with_chips(checked, source_text)}</span> '
+    tail = f'<span class="writing">{_inline(partial)}</span>' if partial.strip() else ""
+    return f'<div class="msg-streaming">{done}{tail}<span class="cursor">▍</span></div>'
+
+
+_GAP = re.compile(r"\n[ \t\u00a0\u2000-\u200b\u3000]*(?:\n[ \t\u00a0\u2000-\u200b\u3000]*){2,}")
+
+
+def _text_html(text: str) -> str:
+    """Escaped text in which a run of blank (or non-breaking-space) lines shows as one paragraph break.
+
+    The extra lines stay in the page, hidden, so that character offsets still count the file as it is.
+    """
+    out, pos = [], 0
+    for m in _GAP.finditer(text):
+        out.append(esc(text[pos : m.start()]) + "\n\n")
+        out.append(f'<span class="blank-lines">{esc(text[m.start() + 2 : m.end()])}</span>')
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out)
 
 
 def render_article(docs: list[tuple[str, str]], active: str | None, cited: list[Citation]) -> str:
@@ -213,7 +240,7 @@ def render_article(docs: list[tuple[str, str]], active: str | None, cited: list[
         body = []
         for a, b in zip(cuts, cuts[1:], strict=False):
             ns = [n for s, e, n in spans if s <= a and b <= e]
-            piece = esc(text[a:b])
+            piece = _text_html(text[a:b])
             body.append(f'<mark class="cited" title="[{",".join(map(str, ns))}]">{piece}</mark>' if ns else piece)
         hidden = "" if source == active else " doc-hidden"
         blocks.append(
@@ -297,6 +324,8 @@ CSS = """
 #article-pane .doc-name { font-size: 0.8rem; color: var(--body-text-color-subdued); margin: 0.25rem 0 0.5rem;
   position: sticky; top: 0; background: var(--background-fill-primary); padding: 0.25rem 0; }
 #article-pane .doc-text { white-space: pre-wrap; line-height: 1.6; font-size: 0.95rem; }
+#article-pane .blank-lines { display: none; }
+.msg-streaming .writing { opacity: 0.6; }
 #article-pane mark.cited { background: rgba(255, 213, 79, 0.45); color: inherit; border-radius: 2px; }
 #article-pane span.cite-active { background: #ffb74d; color: #000; border-bottom: 2px solid #e65100;
   box-decoration-break: clone; -webkit-box-decoration-break: clone; }
@@ -385,14 +414,14 @@ def build_app(engine, ui: Settings):
         msgs[slot] = {"role": "assistant", "content": render_reading()}
         state.update(asked=state.get("asked", 0) + 1, error=None)
         yield msgs, state, gr.skip()
-        partial, decision, answer = "", None, None
+        partial, checked, decision, answer = "", None, None, None
         try:
             for kind, value in engine.stream(question, history, state.get("source")):
-                if kind == "token":
-                    partial += value
-                    if partial.strip():
-                        msgs[slot] = {"role": "assistant", "content": render_streaming(partial)}
-                        yield msgs, state, gr.skip()
+                if kind in ("token", "sentence"):
+                    partial, checked = (partial + value, checked) if kind == "token" else ("", value)
+                    shown = render_streaming(partial, checked, engine.source_text)
+                    msgs[slot] = {"role": "assistant", "content": shown}
+                    yield msgs, state, gr.skip()
                 elif kind == "decision":
                     decision = value
                 elif kind == "answer":

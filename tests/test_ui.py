@@ -7,6 +7,7 @@ first few tests share one page, because a follow-up needs the conversation befor
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import datetime
@@ -167,6 +168,42 @@ def test_answer_streams_then_cites_and_highlights_the_span(page):
     page.screenshot(path=str(shot))  # the README's docs/screenshot.png is refreshed from this by hand
 
 
+# Notes in the page whether a checked sentence (with its chip) was shown before the answer was final.
+WATCH_SENTENCES = """() => {
+  window.__chips_while_writing = false;
+  const chat = document.getElementById('chat');
+  new MutationObserver(() => {
+    if (chat.querySelector('.msg-streaming .checked a.cite-chip')) window.__chips_while_writing = true;
+  }).observe(chat, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+@pytest.mark.browser
+def test_reader_example_is_answered_in_cited_sentences_all_marked_in_the_article(page):
+    """The example "Why is Azerbaijan betting on Syria?": sentences stream with their chips, every sentence ends
+    in its own markers, and every cited span of the answer is marked in the article pane."""
+    names = [b.strip() for b in page.locator("#examples button").all_inner_texts()]
+    assert "Summarize the article" in names and "Why is Azerbaijan betting on Syria?" in names
+    before = finals(page)
+    page.evaluate(WATCH_SENTENCES)
+    page.locator("#examples button", has_text="Why is Azerbaijan betting on Syria?").click()
+    page.wait_for_function(
+        f"n => document.querySelectorAll('#chat :is({FINAL})').length > n", arg=before, timeout=ANSWER_TIMEOUT_MS
+    )
+    reply = page.locator(f"#chat :is({FINAL})").last
+    assert reply.locator(".answer-text").count() == 1, reply.inner_text()
+    text = reply.locator(".answer-text").inner_text()
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+    assert sentences and all(re.search(r"\d\s*[.!?]$", s) for s in sentences), text  # each ends in its chips
+    assert page.evaluate("window.__chips_while_writing"), "no checked sentence was shown while the model wrote"
+    cited = reply.locator(".sources li").count()
+    marked = page.evaluate(
+        "() => new Set([...document.querySelectorAll('#article-pane mark.cited')].flatMap("
+        "m => m.title.replace(/[\\[\\]]/g, '').split(','))).size"
+    )
+    assert cited >= 1 and marked == cited
+
+
 @pytest.mark.browser
 def test_follow_up_uses_the_conversation(page):
     _first_answer(page)
@@ -278,3 +315,29 @@ def test_article_pane_shows_the_cited_document_among_several():
     assert '<section class="doc doc-hidden" data-source="seeds/a.txt">' in html
     assert '<section class="doc" data-source="seeds/b.txt">' in html
     assert '<mark class="cited" title="[1]">Second article</mark>, cited.' in html
+
+
+def test_article_pane_hides_blank_lines_but_keeps_every_character():
+    """The seed's non-breaking-space lines under the title show as one paragraph break; offsets stay the file's."""
+    text = ARTICLE.read_text(encoding="utf-8")
+    html = render_article([("seeds/azerbaijan-syria.txt", text)], "seeds/azerbaijan-syria.txt", [])
+    assert '<span class="blank-lines">' in html and ".blank-lines" not in html  # CSS lives in the page
+    body = re.sub(r"<[^>]+>", "", html.split('<div class="doc-text">', 1)[1].rsplit("</div></section>", 1)[0])
+    import html as html_mod
+
+    assert html_mod.unescape(body) == text  # nothing removed: the highlighter's offsets still count the file
+
+
+def test_streaming_shows_checked_sentences_with_chips():
+    from assistant.schema import AnswerSentence
+    from assistant.ui import render_streaming
+
+    text = ARTICLE.read_text(encoding="utf-8")
+    start = text.index("A high-level delegation")
+    end = start + 40
+    cite = Citation(n=1, source="seeds/azerbaijan-syria.txt", start=start, end=end, quote=text[start:end])
+    checked = Answer(text="Sharifov led the delegation [1].", sentences=[AnswerSentence(text="x", citations=[1])],
+                     citations=[cite])  # fmt: skip
+    html = render_streaming("He carried a mess", checked, lambda s: text)
+    assert html.index('class="cite-chip"') < html.index("He carried a mess")
+    assert 'class="writing"' in html

@@ -1,0 +1,169 @@
+"""Question kinds and per-sentence grounding, with a scripted model so each rule is tested on its own.
+
+The same rules run against the real model in tests/questions/reader.yaml; here the reply is fixed so that a
+failure points at the grounding code, not at the model.
+"""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from assistant.answering import Assistant, short_form, with_markers
+from assistant.citations import sentences_of
+from assistant.grounding import finished_sentences, ground, open_question, split_sentences, statements
+from assistant.kinds import classify, normalize_chat
+from assistant.text import Vocabulary
+
+from .conftest import ARTICLE
+
+
+@pytest.fixture(scope="module")
+def scripted(settings):
+    return Assistant(settings)
+
+
+def ask(a: Assistant, reply: str, question: str):
+    a._chat = FakeListChatModel(responses=[reply, reply])
+    return a.answer(question)
+
+
+@pytest.mark.parametrize(
+    "question,kind",
+    [
+        ("Summarize the article.", "summary"),
+        ("summarise pls", "summary"),
+        ("What is this article about?", "summary"),
+        ("tl;dr?", "summary"),
+        ("Why is Azerbaijan interested in Syria?", "explain"),
+        ("What's in it for Azerbaijan?", "explain"),
+        ("what r they hoping syria gets out of it", "explain"),
+        ("How could Baku help Syria's energy sector?", "explain"),
+        ("Who is Ahmad Al-Sharaa?", "describe"),
+        ("who's sharifov", "describe"),
+        ("List the people named in the article.", "list"),
+        ("Which countries are mentioned?", "list"),
+        ("Is Baku simply following Turkey's line?", "yesno"),
+        ("Did Azerbaijan give aid to Syria?", "yesno"),
+        ("Who led the Azerbaijani delegation to Damascus?", "fact"),
+        ("How long had the embassy been closed?", "fact"),
+        ("Where did Aliyev and Al-Sharaa meet?", "fact"),
+    ],
+)
+def test_question_kinds(question, kind):
+    assert classify(question).name == kind
+
+
+def test_chat_spelling_is_normalised():
+    assert normalize_chat("what r they hoping syria gets out of it??") == "what are they hoping syria gets out of it?"
+    assert normalize_chat("why azerbaijan care abt syria") == "why azerbaijan care about syria"
+
+
+@pytest.fixture(scope="module")
+def article(scripted):
+    return scripted.index.passages
+
+
+def test_a_supported_paraphrase_is_kept_and_cites_its_sentence(article):
+    claim = ground(
+        "Azerbaijan's expertise in oil and gas could help revive Syria's battered energy sector.",
+        "Why is Azerbaijan useful to Syria?",
+        statements(article),
+        Vocabulary(ARTICLE.read_text(encoding="utf-8")),
+    )
+    assert claim.kept, claim.reason
+    assert any("expertise in oil and gas" in s.text for s in claim.support)
+
+
+@pytest.mark.parametrize(
+    "sentence,why",
+    [
+        ("Azerbaijan sent 500 tons of aid to Syria.", "number 500"),
+        ("Recep Tayyip Erdogan welcomed the Azerbaijani delegation.", "name"),
+        ("The article does not say how much aid was sent.", "does not give"),
+        ("Azerbaijan is interested in Syria.", "repeats the question"),
+    ],
+)
+def test_unsupported_sentences_are_dropped(article, sentence, why):
+    claim = ground(
+        sentence, "Why is Azerbaijan interested in Syria?", statements(article), Vocabulary(ARTICLE.read_text())
+    )
+    assert not claim.kept
+    assert why in claim.reason
+
+
+def test_the_articles_own_questions_never_support_an_answer(article):
+    questions = [s for s in sentences_of(article) if s.text.endswith("?")]
+    assert len(questions) >= 5
+    assert not {s.span.start for s in questions} & {s.span.start for s in statements(article)}
+    claim = ground(
+        "Other regional players will react.", "How will other regional players react?", statements(article),
+        Vocabulary(ARTICLE.read_text()),
+    )
+    assert not claim.kept
+
+
+@pytest.mark.parametrize(
+    "question,raised",
+    [
+        ("How will other countries in the region react?", "how will other regional players react"),
+        ("Will this partnership become a long-term alliance?", "long-term alliance"),
+        ("Who will follow Azerbaijan's lead?", "Who will follow"),
+        ("What's in it for Azerbaijan?", None),
+        ("Who led the delegation?", None),
+    ],
+)
+def test_open_questions_of_the_article_are_recognised(article, question, raised):
+    found = open_question(question, article)
+    if raised is None:
+        assert found is None, found.text
+    else:
+        assert found is not None and raised in found.text
+
+
+def test_streamed_sentences_are_split_when_finished():
+    done, rest = finished_sentences("Azerbaijan reopened its embassy. It also sent aid to Sy")
+    assert done == ["Azerbaijan reopened its embassy."]
+    assert rest.strip() == "It also sent aid to Sy"
+    assert split_sentences("One point. Two points! Three?") == ["One point.", "Two points!", "Three?"]
+
+
+def test_markers_and_short_form():
+    assert with_markers("Sharifov led the delegation.", [1, 2]) == "Sharifov led the delegation [1][2]."
+    assert with_markers("Could it?", [3]) == "Could it [3]?"
+    assert short_form("Deputy Prime Minister Samir Sharifov led the delegation.", "Who led the delegation?") == (
+        "Deputy Prime Minister Samir Sharifov"
+    )
+
+
+def test_each_sentence_carries_its_own_citation_and_a_bad_one_is_dropped(scripted):
+    reply = (
+        "Azerbaijan's expertise in oil and gas could revive Syria's battered energy sector. "
+        "Azerbaijan also sent 300 engineers to Damascus. "
+        "Azerbaijan reopened its embassy in Damascus after a 12-year closure."
+    )
+    ans = ask(scripted, reply, "Why is Azerbaijan betting on Syria?")
+    assert not ans.abstained, ans
+    assert [len(s.citations) >= 1 for s in ans.sentences] == [True, True]
+    assert "300" not in ans.text
+    text = ARTICLE.read_text(encoding="utf-8")
+    for s in ans.sentences:
+        quotes = [c.quote for c in ans.citations if c.n in s.citations]
+        assert all(q == text[c.start : c.end] for c in ans.citations for q in [c.quote])
+        assert any(w in " ".join(quotes) for w in ("oil and gas", "12-year closure"))
+    assert ans.text.endswith("].")
+
+
+def test_an_answer_with_no_supported_sentence_is_a_decline(scripted):
+    ans = ask(scripted, "Azerbaijan sent 300 engineers. Turkey paid for them.", "Why is Azerbaijan betting on Syria?")
+    assert ans.abstained
+    assert ans.text == "The article does not say."
+
+
+def test_an_open_question_is_answered_as_such_with_the_article_question_cited(scripted):
+    ans = ask(scripted, "Everyone will welcome it.", "How will the other regional players react?")
+    assert ans.abstained
+    assert ans.text == "The article raises this question but does not answer it [1]."
+    (c,) = ans.citations
+    assert c.quote.endswith("how will other regional players react?")
+    assert c.quote == ARTICLE.read_text(encoding="utf-8")[c.start : c.end]
