@@ -22,11 +22,12 @@ _SLANG = re.compile(r"(?<![\w'’])(" + "|".join(re.escape(k) for k in SLANG) + 
 _SUMMARY = re.compile(
     r"\bsummar(y|i[sz]e)\b|\bsum (it |this |that )?up\b|\bgist\b|\btl;? ?dr\b|\bmain (points?|ideas?|takeaways?)\b"
     r"|\bkey (points?|takeaways?)\b|\boverview\b|\brecap\b|\bin a nutshell\b|\bbrief(ly)?\b.*\b(article|story)\b"
-    r"|\bwhat('s| is) (this|the) (article|piece|text|story|post)( all)? about\b",
+    r"|\bwhat('s| is) (this|the) (article|piece|text|story|post)( all)? about\b"
+    r"|\bhow does (the|this) (article|piece|story|text|post) (end|wrap up|conclude|finish|close)\b",
     re.IGNORECASE,
 )
 _LIST = re.compile(
-    r"^(list|name|enumerate|mention)\b|\b(all|every|each) (the )?\w+ (named|mentioned|listed)\b"
+    r"^(list|name|enumerate|mention)\b|\b(give me|make|in) a list\b|\bas a list\b|\b(all|every|each) (the )?\w+ (named|mentioned|listed)\b"
     r"|^(which|what) (\w+ )?(\w+(ies|ers|ors|ts|ns|ds|ps|ls|es|gs|ks|ms))\b(?<!\bnews)(?<!\bsays)(?<!\bdoes)"
     r"|^who (are|were) (the|all)\b",
     re.IGNORECASE,
@@ -41,7 +42,8 @@ _EXPLAIN = re.compile(
     r"^(why|how)\b|\bexplain\b|\bwhat('s| is) in it for\b|\bin it for\b|\bget out of\b|\bgets? out of it\b"
     r"|\b(gain|gains|benefit|benefits|hoping|hope|hopes|want|wants|stand to|implications?|significance|signify"
     r"|mean for|means for|matter|matters|important|importance|reason|reasons|purpose|motive|motives|goal|goals"
-    r"|interest in|interested|role)\b",
+    r"|interest in|interested|role|tells? us|say about|says about|suggests?|signals?|show about|come into|fit into"
+    r"|relationship|relations|like now|stance)\b",
     re.IGNORECASE,
 )
 _DESCRIBE = re.compile(

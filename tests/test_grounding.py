@@ -48,6 +48,9 @@ def ask(a: Assistant, reply: str, question: str):
         ("Who led the Azerbaijani delegation to Damascus?", "fact"),
         ("How long had the embassy been closed?", "fact"),
         ("Where did Aliyev and Al-Sharaa meet?", "fact"),
+        ("How does the article wrap up?", "summary"),
+        ("What does Azerbaijan stand to gain? Give me a list.", "list"),
+        ("What does reopening the embassy tell us about relations between the two?", "explain"),
     ],
 )
 def test_question_kinds(question, kind):
