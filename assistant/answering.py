@@ -68,7 +68,9 @@ META_WORDS = set(
     tldr brief briefly nutshell list name names named people person persons countries country places items
     mentioned mentions piece story post explain""".split()
 )
-_PART = re.compile(r"\b(part|paragraph|section|bit|passage|end|ending|wrap|conclusion|conclude|beginning|start)\b", re.I)
+_PART = re.compile(
+    r"\b(part|paragraph|section|bit|passage|end|ending|wrap|conclusion|conclude|beginning|start)\b", re.I
+)
 _HEAD = re.compile(r"^\s*(?:what|who|which)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+the\s+([a-z]{3,})\b", re.IGNORECASE)
 # A question that asks for an amount or a time must get one ("How much aid?" is not answered by "aid").
 _WANTS_NUMBER = re.compile(r"^\s*how (many|much|long|old|far|big|large)\b|\bwhat (percentage|number|amount)\b",

@@ -27,7 +27,8 @@ _SUMMARY = re.compile(
     re.IGNORECASE,
 )
 _LIST = re.compile(
-    r"^(list|name|enumerate|mention)\b|\b(give me|make|in) a list\b|\bas a list\b|\b(all|every|each) (the )?\w+ (named|mentioned|listed)\b"
+    r"^(list|name|enumerate|mention)\b|\b(give me|make|in) a list\b|\bas a list\b"
+    r"|\b(all|every|each) (the )?\w+ (named|mentioned|listed)\b"
     r"|^(which|what) (\w+ )?(\w+(ies|ers|ors|ts|ns|ds|ps|ls|es|gs|ks|ms))\b(?<!\bnews)(?<!\bsays)(?<!\bdoes)"
     r"|^who (are|were) (the|all)\b",
     re.IGNORECASE,
