@@ -27,10 +27,10 @@ _SUMMARY = re.compile(
     re.IGNORECASE,
 )
 _LIST = re.compile(
-    r"^(list|name|enumerate|mention)\b|\b(give me|make|in) a list\b|\bas a list\b"
-    r"|\b(all|every|each) (the )?\w+ (named|mentioned|listed)\b"
-    r"|^(which|what) (\w+ )?(\w+(ies|ers|ors|ts|ns|ds|ps|ls|es|gs|ks|ms))\b(?<!\bnews)(?<!\bsays)(?<!\bdoes)"
-    r"|^who (are|were) (the|all)\b",
+    r"^(list|name|enumerate)\b|\b(give me|make|in) a list\b|\bas a list\b"
+    r"|\b(all|every|each) (the )?\w+ (named|mentioned|listed)\b|^who (are|were) (the|all)\b"
+    r"|^(which|what) (\w+ )?\w+s\b.*\b(mentioned|named|listed|discussed|covered|talk about|in the article"
+    r"|does the article)\b",
     re.IGNORECASE,
 )
 _YESNO = re.compile(
@@ -38,7 +38,9 @@ _YESNO = re.compile(
     r"doesn't|didn't|wasn't|won't)\b",
     re.IGNORECASE,
 )
-_HOW_MUCH = re.compile(r"^how (many|much|long|old|often|far|big|large|soon)\b", re.IGNORECASE)
+_HOW_MUCH = re.compile(
+    r"^how (many|much|long|old|often|far|big|large|soon|quickly|fast|high|tall|deep|wide|early|late)\b", re.IGNORECASE
+)
 _EXPLAIN = re.compile(
     r"^(why|how)\b|\bexplain\b|\bwhat('s| is) in it for\b|\bin it for\b|\bget out of\b|\bgets? out of it\b"
     r"|\b(gain|gains|benefit|benefits|hoping|hope|hopes|want|wants|stand to|implications?|significance|signify"
@@ -47,11 +49,22 @@ _EXPLAIN = re.compile(
     r"|relationship|relations|like now|stance)\b",
     re.IGNORECASE,
 )
-_DESCRIBE = re.compile(
-    r"^(who|what)('s| is| are| was| were)\s+(?!the (reason|purpose|goal))[\w'’ -]{2,40}\??$"
-    r"|^(tell me about|describe)\b",
-    re.IGNORECASE,
-)
+_DESCRIBE = re.compile(r"^(?:who|what)(?:'s| is| are| was| were)\s+(.+?)\s*\??$|^(?:tell me about|describe)\b", re.I)
+_ENDS_IN_PREPOSITION = re.compile(r"\b(as|of|for|to|by|with|in|on|at|from|about)$", re.IGNORECASE)
+
+
+def _describes(q: str) -> bool:
+    """"Who is Ahmad Al-Sharaa?", "What is the Antalya Diplomacy Forum?": a name of up to five words, not a clause
+    ("What is a no contest plea the same as?")."""
+    m = _DESCRIBE.search(q)
+    if m is None or m.group(1) is None:
+        return m is not None
+    thing = m.group(1)
+    return len(thing.split()) <= 5 and not _ENDS_IN_PREPOSITION.search(thing) and not re.match(
+        r"the (reason|purpose|goal)", thing, re.I
+    )
+
+
 _LEAD = re.compile(r"^\s*(so|and|but|ok(ay)?|hey|hi|please|pls|also|then|well|now)\b[\s,]*", re.IGNORECASE)
 
 KINDS = ("fact", "explain", "describe", "list", "summary", "yesno")
@@ -101,6 +114,6 @@ def classify(question: str) -> Kind:
         return SPECS["yesno"]
     if _EXPLAIN.search(q):
         return SPECS["explain"]
-    if _DESCRIBE.search(q):
+    if _describes(q):
         return SPECS["describe"]
     return SPECS["fact"]
