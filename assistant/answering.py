@@ -146,14 +146,17 @@ def lost_words(question: str, rewritten: str) -> list[str]:
     return [w for w in content_words(question) if stem(w) not in kept and stem(w) not in replaced]
 
 
-def resolve_reference(question: str, previous_answer: str) -> str:
+def resolve_reference(question: str, previous_answer: str, previous_question: str = "") -> str:
     """Put the previous answer in place of the follow-up's first pronoun, when the model's rewrite lost words.
 
-    A question without a pronoun is taken to stand alone already.
+    A question without a pronoun is taken to stand alone already. An answer in a sentence ("Aliyev and Al-Sharaa
+    met at the Antalya Diplomacy Forum") gives only what it adds to its question ("the Antalya Diplomacy Forum").
     """
     ref = re.sub(r"\s*\[\d+\]", "", previous_answer).strip().rstrip(".").strip()
     if not ref or ref.startswith("The article does not say"):
         return question
+    if previous_question:
+        ref = short_form(ref, previous_question)
     ref = re.sub(r"^(The|A|An|Its|Their)\b", lambda m: m.group(0).lower(), ref)
     m = REFERENCE.search(question)
     if m is None:
@@ -338,7 +341,7 @@ class Assistant:
         if not rewritten or len(rewritten) > 3 * len(question) + 200:
             return question
         if lost_words(question, rewritten):
-            return resolve_reference(question, history[-1][1])
+            return resolve_reference(question, history[-1][1], history[-1][0])
         return rewritten
 
     def precheck(
