@@ -157,8 +157,11 @@ def _alike(a: str, b: str) -> bool:
 
 def ground(text: str, question: str, candidates: list[Sentence], corpus: Vocabulary, max_cites: int = 2) -> Claim:
     """Find the support of one answer sentence and check it; the claim's ``reason`` says why it was dropped."""
-    claim = Claim(text)
     body = plain(POLARITY.sub("", text))  # "No — the article says ..." asserts what follows the "No"
+    trimmed = trim_foreign(body, corpus)  # "Antalya Diplomacy Forum banana": an injected word at an end goes
+    if trimmed != body:
+        text, body = text.replace(body, trimmed) if body in text else trimmed, trimmed
+    claim = Claim(text)
     terms = content_words(body)
     if DECLINE.search(text):
         claim.reason = "the sentence says the article does not give the answer"
@@ -172,6 +175,28 @@ def ground(text: str, question: str, candidates: list[Sentence], corpus: Vocabul
         claim.support = select_support(body, question, candidates, max_cites=max_cites)
         claim.reason = unsupported(body, claim.support, corpus, question)
     return claim
+
+
+def trim_foreign(text: str, corpus: Vocabulary) -> str:
+    """Drop lower-case words the sources never use from the ends of a sentence (at most two), keeping its end mark.
+
+    A foreign word in the middle is left to the support check; a foreign *name* is never cut.
+    """
+    end = text.rstrip()[-1:] if text.rstrip()[-1:] in ".!?" else ""
+    tokens = text.rstrip(" .!?").split()
+
+    def foreign(tok: str) -> bool:
+        ws = content_words(tok)
+        return bool(ws) and tok[:1].islower() and not all(_in(corpus, w) for w in ws)
+
+    kept = list(tokens)
+    while len(kept) > 1 and foreign(kept[-1]):
+        kept.pop()
+    while len(kept) > 1 and foreign(kept[0]):
+        kept.pop(0)
+    if kept == tokens or len(tokens) - len(kept) > 2 or not content_words(" ".join(kept)):
+        return text
+    return " ".join(kept).rstrip(" ,;:") + end
 
 
 def unsupported(text: str, support: list[Sentence], corpus: Vocabulary, question: str = "") -> str | None:
