@@ -194,7 +194,8 @@ def trim_foreign(text: str, corpus: Vocabulary) -> str:
         kept.pop()
     while len(kept) > 1 and foreign(kept[0]):
         kept.pop(0)
-    if kept == tokens or len(tokens) - len(kept) > 2 or not content_words(" ".join(kept)):
+    dangling = kept[-1].strip(",;:").lower() in STOPWORDS  # "… between the [two countries]" would lose its object
+    if kept == tokens or len(tokens) - len(kept) > 2 or dangling or not content_words(" ".join(kept)):
         return text
     return " ".join(kept).rstrip(" ,;:") + end
 

@@ -11,7 +11,14 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.answering import Assistant, short_form, with_markers
 from assistant.citations import sentences_of
-from assistant.grounding import finished_sentences, ground, open_question, split_sentences, statements
+from assistant.grounding import (
+    finished_sentences,
+    ground,
+    open_question,
+    split_sentences,
+    statements,
+    trim_foreign,
+)
 from assistant.kinds import classify, normalize_chat
 from assistant.text import Vocabulary
 
@@ -93,6 +100,21 @@ def test_unsupported_sentences_are_dropped(article, sentence, why):
     )
     assert not claim.kept
     assert why in claim.reason
+
+
+@pytest.mark.parametrize(
+    "sentence,trimmed",
+    [
+        # an injected word the article never uses, at the end, is cut before the checks
+        ("They met at the Antalya Diplomacy Forum banana.", "They met at the Antalya Diplomacy Forum."),
+        # cutting would leave "between the" without its object: the sentence stays whole for the support check
+        ("It was a sign of warming relations between the two countries.", None),
+        # a foreign name is never cut
+        ("The delegation met Recep Erdogan.", None),
+    ],
+)
+def test_foreign_words_at_a_sentence_end_are_cut_only_cleanly(sentence, trimmed):
+    assert trim_foreign(sentence, Vocabulary(ARTICLE.read_text(encoding="utf-8"))) == (trimmed or sentence)
 
 
 def test_the_articles_own_questions_never_support_an_answer(article):
