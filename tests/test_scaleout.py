@@ -149,11 +149,19 @@ def test_answers_through_the_chroma_server_stop_clearly_and_resume(corpus, chrom
 # == an OpenAI-compatible model server ========================================================================
 
 
-# Verdicts that differ through llama_cpp.server, each with its measured cause. Strict: a new difference fails, and
-# so does one listed here that disappears (then remove it). The one there was, followup-two-turns, came from the
+# Verdicts that differ through llama_cpp.server, each with what was observed. Strict: a new difference fails, and
+# so does one listed here that disappears (then remove it). An earlier one, followup-two-turns, came from the
 # server's prompt-prefix reuse on a borderline rewrite; since the rewrite check keeps that question as typed,
 # it is answered the same (wrongly: a known_failure) both ways.
-SERVER_DIFFERENCES: dict[str, str] = {}
+SERVER_DIFFERENCES: dict[str, str] = {
+    # Seen in two runs (CI at c0bb743 and again at a2af5cb): the greedy three-sentence answer parts from the
+    # in-process one at its 12th word ("significant economic and cultural benefits … Azerbaijan's expertise in oil
+    # and gas" in-process; "significant economic growth, improved infrastructure, and cultural exchanges" through
+    # the server), so the server's answer lacks "investment"/"expertise". Same model, prompt files and greedy
+    # settings; the KV cache is filled differently (in-process: the saved article prefix, then the question as its
+    # own batch; the server: its own prefix reuse), which is the likeliest cause; it is not isolated further.
+    "fact-syria-gains": "the server's greedy answer parts from the in-process one at its 12th word",
+}
 
 
 @pytest.mark.llm
