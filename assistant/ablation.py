@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .answering import SIGNALS
+from .checks import NAMES as SIGNALS
 from .metrics import choose_option, squad_normalize
 
 

@@ -10,10 +10,12 @@ rest of the answer stays; an answer with no sentence left is a decline. The arti
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .citations import Sentence, select_support
 from .documents import Passage
+from .kinds import Kind
 from .text import STOPWORDS, Vocabulary, content_words, entities, numbers, stem
 
 DECLINE = re.compile(
@@ -225,3 +227,53 @@ def unsupported(text: str, support: list[Sentence], corpus: Vocabulary, question
     if len(foreign) > (len(terms) - 1) // 4:  # a paraphrase may add a common word; "... Forum banana" may not
         return f"it uses words the article never uses: {', '.join(foreign)}"
     return None
+
+
+def ground_stream(pieces: Iterator[str], question: str, kind: Kind, passages: list[Passage], corpus: Vocabulary,
+                  out: list[Claim]) -> Iterator[tuple[str, object]]:  # fmt: skip
+    """Ground each sentence as soon as the model finishes it: yields ("token", piece) and ("claim", Claim).
+
+    Every sentence written is appended to ``out``, kept or dropped. Once the kind's number of sentences is kept
+    the model is stopped (``pieces.close()``, which also frees its lock). A yes/no sentence that fails ("No,
+    Baku is not following Turkey's line.") lends its "No" to the next kept one ("No — Baku appears to be …").
+    """
+    candidates = statements(passages)
+    buffer, seen, polarity = "", set(), []
+
+    def enough() -> bool:
+        return len([c for c in out if c.kept]) >= kind.max_sentences
+
+    def check(text: str) -> Claim | None:
+        key = " ".join(content_words(text))
+        if key in seen or enough():
+            return None
+        seen.add(key)
+        claim = ground(plain(text), question, candidates, corpus, max_cites=3)
+        said = POLARITY.match(text)
+        if kind.name == "yesno" and said and not claim.kept:
+            polarity.append(said.group(1).capitalize())
+        elif polarity and claim.kept and not said:
+            claim.text = f"{polarity.pop()} — {_decapitalize(claim.text)}"
+        out.append(claim)
+        return claim
+
+    for piece in pieces:
+        if enough():
+            getattr(pieces, "close", lambda: None)()
+            break
+        yield "token", piece
+        buffer += piece
+        done, buffer = finished_sentences(buffer)
+        for text in done:
+            claim = check(text)
+            if claim is not None:
+                yield "claim", claim
+    for text in split_sentences(clean_reply(buffer)):
+        claim = check(text)
+        if claim is not None:
+            yield "claim", claim
+
+
+def _decapitalize(text: str) -> str:
+    first = text.split(" ", 1)[0]
+    return text[:1].lower() + text[1:] if first.lower() in STOPWORDS else text

@@ -9,9 +9,11 @@ from __future__ import annotations
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant.answering import Assistant, clean_question, drop_restated, lost_words, resolve_reference
+from assistant.answering import Assistant
 from assistant.citations import Vocabulary, names, numbers, verify
+from assistant.conversation import clean_question, lost_words, resolve_reference
 from assistant.schema import InputError
+from assistant.synthesis import drop_restated
 
 from .conftest import ARTICLE
 
@@ -161,3 +163,19 @@ def test_followup_rewrite_keeps_the_question_words(question, rewrite, previous, 
     else:
         assert lost_words(question, rewrite)
         assert resolve_reference(question, previous) == expected
+
+
+@pytest.mark.parametrize(
+    "word,found",
+    [
+        ("Sharifov", True),  # exact
+        ("Sharifv", True),  # a typo: one letter missing
+        ("Damascuss", True),  # one letter too many
+        ("opportunities", True),  # another form of a word the article uses (stem)
+        ("Damask", False),  # another word, of about the same length: under 84 % alike "Damascus"
+        ("Erdogan", False),  # a name the article never uses
+        ("tank", False),  # short words are never matched fuzzily
+    ],
+)
+def test_vocabulary_tolerates_small_typos_only(word, found):
+    assert Vocabulary(ARTICLE.read_text(encoding="utf-8")).has(word) is found

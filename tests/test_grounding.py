@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant.answering import Assistant, short_form, with_markers
+from assistant.answering import Assistant
 from assistant.citations import sentences_of
 from assistant.grounding import (
     finished_sentences,
@@ -20,6 +20,7 @@ from assistant.grounding import (
     trim_foreign,
 )
 from assistant.kinds import classify, normalize_chat
+from assistant.synthesis import short_form, with_markers
 from assistant.text import Vocabulary
 
 from .conftest import ARTICLE

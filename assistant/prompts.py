@@ -1,0 +1,85 @@
+"""The prompts in ``prompts/`` and the LangChain chains built from them.
+
+Every chain starts with the same system message (instructions + article), so llama.cpp evaluates that prefix
+once and reuses it for each request; only the question, and the instruction for its kind, are new.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+
+from .kinds import SPECS, Kind
+from .schema import InputError
+
+# "Summarize the part about …": a summary of a part of the article gets its own instruction.
+_PART = re.compile(
+    r"\b(part|paragraph|section|bit|passage|end|ending|wrap|conclusion|conclude|beginning|start)\b", re.I
+)
+
+
+def load_prompt(folder: Path, name: str) -> str:
+    path = folder / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"Prompt file {path} is missing.") from exc
+
+
+def load_kind_prompts(folder: Path) -> dict[str, str]:
+    """``prompts/kinds.yaml``: the instruction for each kind of question, and the decline option."""
+    path = folder / "kinds.yaml"
+    try:
+        data = yaml.safe_load(load_prompt(folder, "kinds.yaml"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"Prompt file {path} is not valid YAML: {exc}") from exc
+    missing = [k for k in (*SPECS, "summary_part", "decline") if not isinstance((data or {}).get(k), str)]
+    if missing:
+        raise InputError(f"Prompt file {path} lacks an instruction for: {', '.join(missing)}.")
+    return data
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """The prompt files, read once: ``system.md`` (with the article), ``answer.md``, ``condense.md``,
+    ``sentence.md`` and the per-kind instructions of ``kinds.yaml``."""
+
+    system: str
+    answer: str
+    condense: str
+    sentence: str
+    kinds: dict[str, str]
+
+    @classmethod
+    def load(cls, folder: Path) -> Prompts:
+        read = lambda name: load_prompt(folder, name)  # noqa: E731
+        return cls(read("system.md"), read("answer.md"), read("condense.md"), read("sentence.md"),
+                   load_kind_prompts(folder))  # fmt: skip
+
+    def instruction(self, kind: Kind, question: str = "") -> str:
+        """The kind's instruction; only fact questions are offered the decline (``NOT IN ARTICLE``)."""
+        name = "summary_part" if kind.name == "summary" and _PART.search(question) else kind.name
+        text = self.kinds[name].strip()
+        return f"{text} {self.kinds['decline'].strip()}" if kind.may_decline else text
+
+    def answer_chain(self, chat, max_tokens: int | None = None):
+        """LCEL: prompt | model | text. ``invoke``, ``stream`` and ``batch`` all work on it."""
+        prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.answer)])
+        model = chat.bind(max_tokens=max_tokens) if max_tokens else chat
+        return prompt | model | StrOutputParser()
+
+    def condense_chain(self, chat):
+        prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.condense)])
+        return prompt | chat | StrOutputParser()
+
+    def restate_chain(self, chat, max_tokens: int):
+        """The answer turn, the model's phrase, then "say it as one sentence" (``sentence.md``)."""
+        prompt = ChatPromptTemplate.from_messages(
+            [("system", self.system), ("human", self.answer), ("ai", "{reply}"), ("human", self.sentence)]
+        )
+        return prompt | chat.bind(max_tokens=max_tokens) | StrOutputParser()
