@@ -25,11 +25,13 @@ import pytest
 from assistant.config import Settings
 from assistant.documents import MAX_SOURCE_BYTES, load_documents
 from assistant.evaluation import failure_message, run_sets, strip_markers
+from assistant.feedback import FeedbackError, FeedbackLog
 from assistant.index import FINGERPRINT_FILE, build_or_load
 from assistant.questionsets import load_question_set
+from assistant.rendering import clean_text
 from assistant.schema import Answer, AssistantError, InputError
 from assistant.text import Vocabulary, content_words
-from assistant.ui import FeedbackError, FeedbackLog, clean_text, is_loopback, launch_options, parse_auth
+from assistant.ui import is_loopback, launch_options, parse_auth
 
 from .conftest import ARTICLE, ROOT
 
@@ -500,7 +502,7 @@ def test_two_threads_joining_the_model_at_once(tmp_path, small_parts):
 
 WRITER = """
 import json, sys, threading
-from assistant.ui import FeedbackLog
+from assistant.feedback import FeedbackLog
 log = FeedbackLog(sys.argv[1])
 def write(t):
     for n in range(int(sys.argv[3])):
@@ -539,7 +541,7 @@ def test_feedback_records_with_invalid_unicode_are_saved_escaped(tmp_path):
 
 FAULTS = """
 import json, sys
-from assistant.ui import FeedbackError, FeedbackLog
+from assistant.feedback import FeedbackError, FeedbackLog
 path = sys.argv[1]
 log = FeedbackLog(path)
 saved, errors = 0, []

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.feedback import FeedbackError, FeedbackLog
+from assistant.rendering import esc, render_answer, render_article, u16
 from assistant.schema import Answer, Citation
-from assistant.ui import FeedbackError, FeedbackLog, esc, render_answer, render_article, u16
 
 from .servers import Process, chat_page, http_ok, started
 
@@ -330,8 +331,8 @@ def test_article_pane_hides_blank_lines_but_keeps_every_character():
 
 
 def test_streaming_shows_checked_sentences_with_chips():
+    from assistant.rendering import render_streaming
     from assistant.schema import AnswerSentence
-    from assistant.ui import render_streaming
 
     text = ARTICLE.read_text(encoding="utf-8")
     start = text.index("A high-level delegation")
