@@ -1,4 +1,4 @@
 """Latency and memory benchmark of the assistant: ``python -m bench [--quick] [--out reports/bench/bench.json]``.
 
-Everything lives in ``bench/__main__.py``; the questions are in ``bench/questions.txt``.
+``__main__`` runs it from ``cold``, ``warm`` and ``report``; the questions are in ``bench/questions.txt``.
 """
