@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from difflib import SequenceMatcher
 from functools import lru_cache
 
 import snowballstemmer
+from rapidfuzz import fuzz, process
 
 STOPWORDS = set(
     """a about above after again against all am an and any are as at be because been before being below between
@@ -112,8 +112,9 @@ class Vocabulary:
             return True
         if w.isdigit() or w in NUMBER_WORDS:
             return (NUMBER_WORDS.get(w, w)) in self.numbers
-        if fuzzy and len(w) >= 5:
-            return any(abs(len(v) - len(w)) <= 2 and SequenceMatcher(None, v, w).ratio() >= 0.84 for v in self.words)
+        if fuzzy and len(w) >= 5:  # a small typo: a word of about the same length, >= 84 % alike (Indel ratio)
+            near = [v for v in self.words if abs(len(v) - len(w)) <= 2]
+            return process.extractOne(w, near, scorer=fuzz.ratio, score_cutoff=84) is not None
         return False
 
     def mentions(self, name, fuzzy: bool = True) -> bool:
