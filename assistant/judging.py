@@ -42,7 +42,7 @@ from .metrics import (
     prediction,
     squad_scores,
 )
-from .questionsets import Question
+from .questions import Question
 from .schema import Answer, AssistantError, ModelUnavailableError
 
 # -- the checks ---------------------------------------------------------------------------------------------

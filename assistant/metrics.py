@@ -65,7 +65,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
-from .questionsets import Question
+from .questions import Question
 from .schema import Answer
 from .text import STOPWORDS, Vocabulary, content_words, names, numbers, stem
 

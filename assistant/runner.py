@@ -27,7 +27,8 @@ from tqdm import tqdm
 from .config import Settings
 from .judging import run_question
 from .metrics import METRICS, PASSED, format_metric, summarize
-from .questionsets import Question, QuestionSet, load_question_set
+from .questions import Question, QuestionSet
+from .questionsets import load_question_set
 from .reports import comparison_lines, run_lines, write_reports
 from .schema import AssistantError
 

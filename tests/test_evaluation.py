@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from assistant.datasets import parse_squad_jsonl
 from assistant.evaluation import (
     check_thresholds,
     citation_support,
@@ -29,13 +30,8 @@ from assistant.evaluation import (
     summarize,
     write_reports,
 )
-from assistant.questionsets import (
-    Question,
-    QuestionSetError,
-    load_question_set,
-    parse_squad_jsonl,
-    parse_yaml_set,
-)
+from assistant.questions import Question, QuestionSetError
+from assistant.questionsets import load_question_set, parse_yaml_set
 from assistant.schema import Answer, AnswerSentence, AssistantError, Citation
 
 from .conftest import ROOT

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from assistant.datasets import is_quail_jsonl, parse_quail_jsonl
 from assistant.evaluation import (
     LABELS,
     check_thresholds,
@@ -20,7 +21,8 @@ from assistant.evaluation import (
     summary_lines,
     write_reports,
 )
-from assistant.questionsets import QuestionSetError, is_quail_jsonl, load_question_set, parse_quail_jsonl
+from assistant.questions import QuestionSetError
+from assistant.questionsets import load_question_set
 from assistant.schema import Answer, Citation
 
 from .conftest import ROOT
@@ -218,7 +220,7 @@ def test_quail_metrics_absent_elsewhere():
 
 
 def _plain_question():
-    from assistant.questionsets import Question
+    from assistant.questions import Question
 
     return Question(id="p", question="How long?", must_include=[["12"]])
 
