@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from .config import Settings
 from .rendering import ARTICLE_JS, CSS
@@ -33,7 +34,7 @@ def build_app(engine, ui: Settings):
     """The Gradio Blocks page for ``engine`` (an ``Assistant`` or anything with the same ``stream``)."""
     import gradio as gr
 
-    from .chat import ChatHandlers, new_state  # gradio is imported only when a page is built
+    from .chat import ChatHandlers  # gradio is imported only when a page is built
 
     h = ChatHandlers(engine, ui)
     theme = gr.themes.Default(
@@ -41,93 +42,87 @@ def build_app(engine, ui: Settings):
         font_mono=["ui-monospace", "Consolas", "monospace"],
     )
     with gr.Blocks(title=TITLE, fill_width=True) as demo:
-        state = gr.State(new_state())
-        gr.Markdown(
-            f"## {TITLE}\nAnswers come only from the article on the right, with numbered citations; "
-            "click a number to see the exact sentence. Questions the article does not answer get "
-            "*“The article does not say.”*"
-        )
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=360):
-                chat = gr.Chatbot(
-                    elem_id="chat",
-                    label="Conversation",
-                    height=560,
-                    latex_delimiters=[],
-                    buttons=[],
-                    group_consecutive_messages=False,
-                    feedback_options=("Like", "Dislike"),
-                    placeholder="Ask a question about the article, or pick an example below.",
-                )
-                with gr.Row(equal_height=True):
-                    box = gr.Textbox(
-                        elem_id="question",
-                        show_label=False,
-                        placeholder="Ask about the article…",
-                        lines=1,
-                        max_lines=4,
-                        scale=5,
-                        autofocus=True,
-                    )
-                    ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
-                    clear = gr.Button("Start over", variant="secondary", scale=1, min_width=100, elem_id="start-over")
-                gr.Markdown("Examples:", elem_classes=["examples-label"])
-                with gr.Row(elem_id="examples"):
-                    example_buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in EXAMPLES]
-            with gr.Column(scale=2, min_width=320):
-                picker = gr.Dropdown(
-                    [ALL_ARTICLES, *h.sources],
-                    value=ALL_ARTICLES,
-                    label="Answer from",
-                    elem_id="article-picker",
-                    visible=len(h.sources) > 1,
-                    interactive=True,
-                )
-                article = gr.HTML(h.initial_article, elem_id="article-pane", js_on_load=ARTICLE_JS, label="Article")
-
-        light = {"queue": True, "concurrency_limit": None, "show_progress": "hidden"}
-        triggers = [(box.submit, box), (ask.click, box)] + [(b.click, b) for b in example_buttons]
-        answering = []
-        for trigger, source in triggers:
-            step = trigger(h.start, [source, state], [box, chat, state, ask], api_visibility="private", **light)
-            step = step.then(
-                h.respond,
-                [state],
-                [chat, state, article],
-                api_visibility="private",
-                concurrency_id="model",
-                concurrency_limit=1,
-                show_progress="full",
-                show_progress_on=[chat],
-            )
-            answering.append(step)
-            step.then(h.finish, [state], [chat, state, ask], api_visibility="private", **light)
-        for event in (clear.click, chat.clear):
-            outputs = [chat, state, article, box, ask]
-            event(h.reset, [picker], outputs, cancels=answering, api_visibility="private", **light)
-        chat.like(h.vote, [state], None, api_visibility="private", **light)
-        picker.change(h.pick, [picker, state], [state, article], api_visibility="private", **light)
-
-        # The same conversation for programs (gradio_client), queued with the page's questions for the model.
-        api_question = gr.Textbox(visible=False)
-        api_new = gr.Checkbox(visible=False)
-        api_article = gr.Textbox("", visible=False)
-        api_result = gr.JSON(visible=False)
-        api_button = gr.Button(visible=False)
-        api_button.click(
-            h.api_ask,
-            [api_question, api_new, api_article, state],
-            [api_result, state],
-            api_name="ask",
-            api_visibility="public",
-            concurrency_id="model",
-            concurrency_limit=1,
-            show_progress="hidden",
-        )
-
+        page = _layout(gr, h)
+        _wire_chat(h, page)
+        _wire_api(gr, h, page.state)
     demo.queue(max_size=ui.queue_size, default_concurrency_limit=1)
     demo._ui_launch_kwargs = {"theme": theme, "css": CSS}
     return demo
+
+
+def _layout(gr, h) -> SimpleNamespace:
+    """The page's components: the conversation, the question box and buttons, examples, the article pane."""
+    from .chat import new_state
+
+    state = gr.State(new_state())
+    gr.Markdown(
+        f"## {TITLE}\nAnswers come only from the article on the right, with numbered citations; "
+        "click a number to see the exact sentence. Questions the article does not answer get "
+        "*“The article does not say.”*"
+    )
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=360):
+            chat = gr.Chatbot(
+                elem_id="chat",
+                label="Conversation",
+                height=560,
+                latex_delimiters=[],
+                buttons=[],
+                group_consecutive_messages=False,
+                feedback_options=("Like", "Dislike"),
+                placeholder="Ask a question about the article, or pick an example below.",
+            )
+            with gr.Row(equal_height=True):
+                box = gr.Textbox(
+                    elem_id="question", show_label=False, placeholder="Ask about the article…", lines=1, max_lines=4,
+                    scale=5, autofocus=True,
+                )  # fmt: skip
+                ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+                clear = gr.Button("Start over", variant="secondary", scale=1, min_width=100, elem_id="start-over")
+            gr.Markdown("Examples:", elem_classes=["examples-label"])
+            with gr.Row(elem_id="examples"):
+                examples = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in EXAMPLES]
+        with gr.Column(scale=2, min_width=320):
+            picker = gr.Dropdown(
+                [ALL_ARTICLES, *h.sources], value=ALL_ARTICLES, label="Answer from", elem_id="article-picker",
+                visible=len(h.sources) > 1, interactive=True,
+            )  # fmt: skip
+            article = gr.HTML(h.initial_article, elem_id="article-pane", js_on_load=ARTICLE_JS, label="Article")
+    return SimpleNamespace(state=state, chat=chat, box=box, ask=ask, clear=clear, examples=examples, picker=picker,
+                           article=article)  # fmt: skip
+
+
+def _wire_chat(h, page: SimpleNamespace) -> None:
+    """Ask / Enter / an example: start (at once), respond (queued: one answer at a time), finish."""
+    light = {"queue": True, "concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
+    state, chat, box, ask, article = page.state, page.chat, page.box, page.ask, page.article
+    triggers = [(box.submit, box), (ask.click, box)] + [(b.click, b) for b in page.examples]
+    answering = []
+    for trigger, source in triggers:
+        step = trigger(h.start, [source, state], [box, chat, state, ask], **light)
+        step = step.then(
+            h.respond, [state], [chat, state, article], api_visibility="private", concurrency_id="model",
+            concurrency_limit=1, show_progress="full", show_progress_on=[chat],
+        )  # fmt: skip
+        answering.append(step)
+        step.then(h.finish, [state], [chat, state, ask], **light)
+    for event in (page.clear.click, chat.clear):
+        event(h.reset, [page.picker], [chat, state, article, box, ask], cancels=answering, **light)
+    chat.like(h.vote, [state], None, **light)
+    page.picker.change(h.pick, [page.picker, state], [state, article], **light)
+
+
+def _wire_api(gr, h, state) -> None:
+    """The same conversation for programs (gradio_client ``/ask``), queued with the page's questions."""
+    api_question = gr.Textbox(visible=False)
+    api_new = gr.Checkbox(visible=False)
+    api_article = gr.Textbox("", visible=False)
+    api_result = gr.JSON(visible=False)
+    api_button = gr.Button(visible=False)
+    api_button.click(
+        h.api_ask, [api_question, api_new, api_article, state], [api_result, state], api_name="ask",
+        api_visibility="public", concurrency_id="model", concurrency_limit=1, show_progress="hidden",
+    )  # fmt: skip
 
 
 def _warm(engine) -> None:
