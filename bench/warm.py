@@ -163,24 +163,41 @@ def variant_summary(rows: list[dict]) -> dict:
 
 def warm_process(questions: list[str], tmp: Path) -> dict:
     """Index build and start-up, retrieval, and (a)/(b)/(c) answering, all in this process."""
+    a, startup = start_up(tmp)
+    retrieval = time_retrieval(a, questions)
+    per_question = time_answers(a, questions)
+    # the app's prefix back in place, then report how long restoring it from the state file takes
+    llama = loaded_llama()
+    llama.reset()
     t = time.perf_counter()
+    startup["prefix_restore_mode"] = a.warm()
+    startup["prefix_restore_from_file_s"] = time.perf_counter() - t
+    return {"startup": startup, "retrieval": retrieval, "per_question": per_question}
+
+
+def loaded_llama():
+    """The process's one ``llama_cpp.Llama`` (loaded by ``Assistant.chat``)."""
     from assistant import llm as llm_mod
+
+    return llm_mod._LLAMA
+
+
+def start_up(tmp: Path):
+    """Imports, the embedding model, an existing index, a fresh build, the model and its prompt prefix, timed."""
+    t = time.perf_counter()
     from assistant.answering import Assistant
     from assistant.config import Settings
     from assistant.index import get_embeddings
 
     imports_s = time.perf_counter() - t
-
     t = time.perf_counter()
     get_embeddings()
     embedding_load_s = time.perf_counter() - t
-
     index = tmp / "index-warm"
     shutil.copytree(tmp / "index-cold", index)  # the cold starts' copy: an index that exists, with its saved state
     t = time.perf_counter()
     a = Assistant(Settings.from_env(root=ROOT, index_dir=index))
     open_s = time.perf_counter() - t
-
     t = time.perf_counter()
     scratch = Assistant(Settings.from_env(root=ROOT, index_dir=tmp / "index-scratch"))
     build_s = time.perf_counter() - t
@@ -194,18 +211,20 @@ def warm_process(questions: list[str], tmp: Path) -> dict:
         "passages": len(a.index.passages),
     }
     del scratch
-
     t = time.perf_counter()
     a.chat  # noqa: B018 - loads the model
     startup["model_load_s"] = time.perf_counter() - t
     t = time.perf_counter()
     startup["prefix_warm_mode"] = a.warm()
     startup["prefix_warm_s"] = time.perf_counter() - t
-    llama = llm_mod._LLAMA
+    llama = loaded_llama()
     startup["prefix_tokens"] = llama.n_tokens
     startup["n_threads"], startup["n_threads_batch"] = llama.n_threads, llama.n_threads_batch
+    return a, startup
 
-    # retrieval: the project's hybrid retriever and the baseline's plain vector retriever
+
+def time_retrieval(a, questions: list[str]) -> dict:
+    """The project's hybrid retriever and the baseline's plain vector retriever, on every question."""
     vector = a.index.store.as_retriever(search_kwargs={"k": 4})
     hybrid_t, vector_t = [], []
     for q in questions:
@@ -216,8 +235,12 @@ def warm_process(questions: list[str], tmp: Path) -> dict:
             t = time.perf_counter()
             vector.invoke(q)
             vector_t.append(time.perf_counter() - t)
-    retrieval = {"hybrid_s": summary(hybrid_t), "vector_only_s": summary(vector_t)}
+    return {"hybrid_s": summary(hybrid_t), "vector_only_s": summary(vector_t)}
 
+
+def time_answers(a, questions: list[str]) -> list[dict]:
+    """(a), (b) and (c) side by side, question by question, after one untimed round."""
+    llama = loaded_llama()
     perf = Perf(llama)
     chain = langchain_chain(a)
     ban = eog_ban(llama)
@@ -225,7 +248,6 @@ def warm_process(questions: list[str], tmp: Path) -> dict:
     warmup = run_project(a, perf, questions[0])
     run_langchain(chain, perf, questions[0])
     run_raw(llama, perf, questions[0], floor_tokens(warmup), ban)
-
     per_question = []
     for i, q in enumerate(questions, 1):
         pa = run_project(a, perf, q)
@@ -237,10 +259,4 @@ def warm_process(questions: list[str], tmp: Path) -> dict:
             f"(c) {pc['total_s'] if pc else float('nan'):5.2f}s  {q}  -> {pa['answer']}",
             flush=True,
         )
-    # the app's prefix back in place, then report how long restoring it from the state file takes
-    llama.reset()
-    t = time.perf_counter()
-    restore_mode = a.warm()
-    startup["prefix_restore_from_file_s"] = time.perf_counter() - t
-    startup["prefix_restore_mode"] = restore_mode
-    return {"startup": startup, "retrieval": retrieval, "per_question": per_question}
+    return per_question
