@@ -91,18 +91,26 @@ def parse_squad_jsonl(text: str, path: Path | str = "<string>") -> QuestionSet:
     return _read_jsonl(text, Path(path), "squad", lambda rec: _slug(rec["title"]), _squad_question)
 
 
-def _squad_question(qa, i, key, lineno, where, errors: _Errors) -> Question | None:
+def _identify(qa, i, lineno, where, errors: _Errors, fields: str) -> tuple[str, str] | None:
+    """A question record's id and the label its errors name it by; None (an error recorded) when it has no id
+    or no question text."""
     if not isinstance(qa, dict):
-        errors.add(lineno, f"{where} question #{i}", "must be an object with id, question and answers")
+        errors.add(lineno, f"{where} question #{i}", f"must be an object with {fields}")
         return None
     qid = _scalar_text(qa.get("id"))
     label = f"{where} question {qid!r}" if qid else f"{where} question #{i}"
-    if qid is None:
-        errors.add(lineno, f"{label} field 'id'", "must be non-empty text")
+    for name, ok in (("id", qid is not None), ("question", _is_text(qa.get("question")))):
+        if not ok:
+            errors.add(lineno, f"{label} field {name!r}", "must be non-empty text")
+            return None
+    return qid, label
+
+
+def _squad_question(qa, i, key, lineno, where, errors: _Errors) -> Question | None:
+    named = _identify(qa, i, lineno, where, errors, "id, question and answers")
+    if named is None:
         return None
-    if not _is_text(qa.get("question")):
-        errors.add(lineno, f"{label} field 'question'", "must be non-empty text")
-        return None
+    qid, label = named
     answers = []
     for a in qa.get("answers", []) if isinstance(qa.get("answers", []), list) else [None]:
         t = a.get("text") if isinstance(a, dict) else a
@@ -162,19 +170,14 @@ def _quail_gold(qa: dict, options: list[str]) -> str | None:
 
 
 def _quail_question(qa, i, key, lineno, where, errors: _Errors) -> Question | None:
-    if not isinstance(qa, dict):
-        errors.add(lineno, f"{where} question #{i}", "must be an object with id, question, options and answers")
+    named = _identify(qa, i, lineno, where, errors, "id, question, options and answers")
+    if named is None:
         return None
-    qid = _scalar_text(qa.get("id"))
-    label = f"{where} question {qid!r}" if qid else f"{where} question #{i}"
+    qid, label = named
 
     def bad(name: str, message: str) -> None:
         errors.add(lineno, f"{label} field {name!r}", message)
 
-    if qid is None:
-        return bad("id", "must be non-empty text")
-    if not _is_text(qa.get("question")):
-        return bad("question", "must be non-empty text")
     raw_options = qa.get("options")
     if not isinstance(raw_options, list) or len(raw_options) < 2 or not all(_is_text(o) for o in raw_options):
         return bad("options", "must be a list of at least two non-empty texts")
