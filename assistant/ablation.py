@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from .checks import NAMES as SIGNALS
-from .metrics import choose_option, squad_normalize
+from .scoring import choose_option, squad_normalize
 
 
 def _answered_correctly(r: dict) -> bool:

@@ -10,7 +10,7 @@ line, ``{"id", "title", "context", "qas": [{"id", "question", "options", "answer
 "is_impossible"}]}``; ``options`` lists the choices (one of them "not enough information"), ``answers``
 holds the gold option. As with SQuAD, each text is the only source of its questions. A question is tagged
 ``quail``, its ``type`` (e.g. ``Causality``, for ``--tags``) and its text's key; an ``is_impossible``
-question expects an abstention. The free answer is graded against the options (``metrics.choose_option``).
+question expects an abstention. The free answer is graded against the options (``scoring.choose_option``).
 """
 
 from __future__ import annotations

@@ -4,16 +4,17 @@ compare with an earlier run and write JSON, JUnit XML and a self-contained HTML 
 This module is the public face of the evaluation; the work is split by job, and every name below is
 importable from here as before:
 
-- ``assistant.metrics``: text normalisation, SQuAD EM/F1, citation and sentence support (ALCE), QuAIL
-  grading, ``compute_metrics``/``summarize`` and the metric names and labels, with every metric's
-  definition in its docstring. Pure functions.
+- ``assistant.scoring``: the scores of one answer: text normalisation, SQuAD EM/F1, citation and sentence
+  support (ALCE), QuAIL option grading. Pure functions.
+- ``assistant.metrics``: ``compute_metrics``/``summarize`` over a run's results and the metric names and
+  labels, with every metric's definition in its docstring. Pure functions.
 - ``assistant.judging``: one answer against its question's expectations (``judge``, ``run_question``); the
   pass rules and statuses are in its docstring.
 - ``assistant.reports``: console lines, ``failure_message``, and the JSON, JUnit XML and HTML reports.
 - ``assistant.runner``: running sets (``run_sets``), run metadata, thresholds, the baseline comparison and
   ``assistant eval`` (``eval_command``).
 
-Imports run one way: metrics <- judging, reports <- runner <- evaluation.
+Imports run one way: scoring <- judging, metrics <- reports <- runner <- evaluation.
 """
 
 from __future__ import annotations
@@ -22,33 +23,12 @@ from .judging import judge, run_question
 from .metrics import (
     LABELS,
     METRICS,
-    NOT_ENOUGH_INFORMATION,
     PASSED,
     QUAIL_TYPES,
     RATIO_METRICS,
     SECONDS_METRICS,
-    SENTENCE_COVERAGE,
     TEXT_BASED_TYPES,
-    answer_sentence_support,
-    answer_text,
-    choose_option,
-    citation_support,
     compute_metrics,
-    contains_words,
-    exact_match,
-    f1_score,
-    fold,
-    judge_option,
-    not_enough_information,
-    prediction,
-    remove_markers,
-    sentence_gaps,
-    sentence_support,
-    sentence_supported,
-    squad_normalize,
-    squad_scores,
-    squad_tokens,
-    strip_markers,
     summarize,
 )
 from .reports import (
@@ -71,6 +51,29 @@ from .runner import (
     parse_threshold,
     prompts_fingerprint,
     run_sets,
+)
+from .scoring import (
+    NOT_ENOUGH_INFORMATION,
+    SENTENCE_COVERAGE,
+    answer_sentence_support,
+    answer_text,
+    choose_option,
+    citation_support,
+    contains_words,
+    exact_match,
+    f1_score,
+    fold,
+    judge_option,
+    not_enough_information,
+    prediction,
+    remove_markers,
+    sentence_gaps,
+    sentence_support,
+    sentence_supported,
+    squad_normalize,
+    squad_scores,
+    squad_tokens,
+    strip_markers,
 )
 
 __all__ = [

@@ -13,10 +13,10 @@ retrieval ``Decision``). A question PASSES when all of its expectations hold:
     full reply or short form;
   - ``reference`` (judged only when the question has neither ``must_include`` nor gold answers): the
     normalised reference occurs in the normalised full reply or short form, or the SQuAD token F1 of the
-    prediction (``metrics.prediction``) against it is at least 0.5;
+    prediction (``scoring.prediction``) against it is at least 0.5;
   - ``supported: true``: the answer has sentences and every one is *supported by its own citations* (the
     per-sentence rule in ``assistant.metrics``); the check's detail names each unsupported sentence;
-  - QuAIL questions: the answer picks the gold option (``metrics.choose_option``), check ``option``. An
+  - QuAIL questions: the answer picks the gold option (``scoring.choose_option``), check ``option``. An
     unanswerable QuAIL question also gets the ``option`` check, which an abstention passes.
 
 Statuses: PASS, FAIL, ERROR (the question raised an error), XFAIL (``known_failure`` and it failed, as
@@ -30,7 +30,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .metrics import (
+from .questions import Question
+from .schema import Answer, AssistantError, ModelUnavailableError
+from .scoring import (
     NOT_ENOUGH_INFORMATION,
     answer_sentence_support,
     answer_text,
@@ -42,8 +44,6 @@ from .metrics import (
     prediction,
     squad_scores,
 )
-from .questions import Question
-from .schema import Answer, AssistantError, ModelUnavailableError
 
 # -- the checks ---------------------------------------------------------------------------------------------
 
