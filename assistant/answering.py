@@ -32,9 +32,6 @@ from .schema import Answer, InputError
 from .synthesis import abstention, compose, raised_answer
 from .text import Vocabulary, content_words, stem
 
-# Kept importable from here (the ablation, older callers).
-SIGNALS, PRE_SIGNALS, POST_SIGNALS = checks.NAMES, checks.BEFORE, checks.AFTER
-
 
 @dataclass
 class Decision:
@@ -211,8 +208,7 @@ class Assistant:
         the same conversation, to say it as a sentence. The sentence is kept only when it is grounded and still
         holds every word of the phrase; otherwise the answer stays the phrase.
         """
-        answering = run.reason is None and not self._failed(run.signals, checks.AFTER)
-        if not (run.kind.name == "fact" and answering and self.settings.fact_sentences):
+        if not (run.kind.name == "fact" and self._answering(run) and self.settings.fact_sentences):
             return
         t = time.perf_counter()
         passages = self.narrow(run) if run.decision.retried else run.passages
@@ -242,8 +238,7 @@ class Assistant:
         costs one more model call (docs/quality.md).
         """
         support = [s for c in run.kept for s in c.support]
-        answering = run.reason is None and not self._failed(run.signals, checks.AFTER)
-        if not (support and self.settings.verify and (answering or self.settings.check_all)):
+        if not (support and self.settings.verify and (self._answering(run) or self.settings.check_all)):
             return
         t = time.perf_counter()
         inputs = {
@@ -391,6 +386,10 @@ class Assistant:
 
     def _failed(self, signals: dict, names: tuple[str, ...]) -> str | None:
         return checks.first_failed(signals, names, self.settings.disabled)
+
+    def _answering(self, run: Run) -> bool:
+        """No signal, before or after the model, has failed so far."""
+        return run.reason is None and not self._failed(run.signals, checks.AFTER)
 
 
 def _timed(fn) -> float:
