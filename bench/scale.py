@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
 from assistant.documents import load_documents  # noqa: E402
-from assistant.index import build_or_load, get_embeddings  # noqa: E402
+from assistant.embeddings import get_embeddings  # noqa: E402
+from assistant.index import build_or_load  # noqa: E402
 from assistant.retrieval import HybridRetriever  # noqa: E402
 from tests.servers import chroma_server  # noqa: E402
 

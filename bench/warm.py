@@ -187,7 +187,7 @@ def start_up(tmp: Path):
     t = time.perf_counter()
     from assistant.answering import Assistant
     from assistant.config import Settings
-    from assistant.index import get_embeddings
+    from assistant.embeddings import get_embeddings
 
     imports_s = time.perf_counter() - t
     t = time.perf_counter()
