@@ -13,6 +13,7 @@ import gradio as gr
 
 from .config import Settings
 from .feedback import FeedbackError, FeedbackLog
+from .queueing import AnswerQueue, QueueFullError
 from .rendering import (
     _inline,
     _short,
@@ -20,6 +21,7 @@ from .rendering import (
     render_answer,
     render_article,
     render_error,
+    render_queued,
     render_reading,
     render_streaming,
     render_waiting,
@@ -28,6 +30,7 @@ from .schema import AssistantError
 
 log = logging.getLogger(__name__)
 BUSY = "The server is busy (too many questions waiting). Please try again shortly."
+WAIT_TICK = 1.0  # seconds between updates of a waiting question's place and expected wait
 
 
 def new_state() -> dict:
@@ -42,6 +45,7 @@ class ChatHandlers:
     def __init__(self, engine, ui: Settings):
         self.engine = engine
         self.feedback = FeedbackLog(ui.feedback)
+        self.line = AnswerQueue(ui.queue_size)
         self.sources = [d.source for d in getattr(engine, "documents", [])]
         self.initial_article = render_article(self.docs(), self.sources[0] if self.sources else None, [])
 
@@ -70,7 +74,7 @@ class ChatHandlers:
         return "", msgs, state, gr.update(interactive=False)
 
     def respond(self, state: dict):
-        """Stream one answer; the only event that touches the model (queued, one at a time)."""
+        """Wait in line (told the place and the wait), then stream one answer: the only step using the model."""
         state = dict(state)
         question = state.get("pending")
         msgs = list(state["messages"])
@@ -78,6 +82,31 @@ class ChatHandlers:
             yield msgs, state, gr.skip()
             return
         slot = len(msgs) - 1
+        try:
+            ticket = self.line.join()
+        except QueueFullError as exc:
+            msgs[slot] = {"role": "assistant", "content": render_error(str(exc))}
+            state.update(messages=msgs, pending=None, error=str(exc))
+            yield msgs, state, gr.skip()
+            return
+        answered = False
+        try:
+            tick = 0.0
+            while not self.line.wait(ticket, tick):  # not yet: say how many are ahead and how long it may take
+                tick = WAIT_TICK
+                msgs[slot] = {"role": "assistant",
+                              "content": render_queued(self.line.place(ticket), self.line.expected_wait(ticket))}
+                yield msgs, state, gr.skip()
+            state["waited_s"] = round(ticket.waited, 3)
+            for update in self._answer(question, msgs, slot, state):
+                ticket.touch()
+                yield update
+            answered = state.get("error") is None
+        finally:  # also when the page is closed or "Start over" cancels the step
+            self.line.leave(ticket, answered)
+
+    def _answer(self, question: str, msgs: list, slot: int, state: dict):
+        """Stream the engine's answer into the message at ``slot``; errors become messages."""
         history = [(t["question"], t["text"]) for t in state["turns"]]
         msgs[slot] = {"role": "assistant", "content": render_reading()}
         state.update(asked=state.get("asked", 0) + 1, error=None)
@@ -156,9 +185,11 @@ class ChatHandlers:
             "text": answer.get("text", ""),
             "abstained": bool(answer.get("abstained", False)),
             "citations": answer.get("citations", []),
+            "answer": answer or None,
             "reasons": (turn or {}).get("reasons", []),
             "error": None if turn else state.get("error") or "No answer was produced.",
             "session": state.get("session"),
+            "waited_s": state.get("waited_s"),
             "asked": state.get("asked", 0),
             "turns": len(state["turns"]),
         }

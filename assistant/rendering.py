@@ -123,6 +123,16 @@ def render_waiting() -> str:
     )
 
 
+def render_queued(ahead: int, wait: float | None) -> str:
+    """A question waiting in line: how many are ahead of it and, once answers have been timed, the wait."""
+    people = "1 question is" if ahead == 1 else f"{ahead} questions are"
+    about = f" About {max(1, round(wait))} s to wait." if wait is not None else ""
+    return (
+        '<div class="msg-waiting msg-queued"><span class="spinner" aria-hidden="true"></span> '
+        f"Waiting for your turn: {people} ahead of yours (the model writes one answer at a time).{about}</div>"
+    )
+
+
 def render_reading() -> str:
     return '<div class="msg-waiting"><span class="spinner" aria-hidden="true"></span> Reading the article…</div>'
 

@@ -93,7 +93,10 @@ def _layout(gr, h) -> SimpleNamespace:
 
 
 def _wire_chat(h, page: SimpleNamespace) -> None:
-    """Ask / Enter / an example: start (at once), respond (queued: one answer at a time), finish."""
+    """Ask / Enter / an example: start (at once), respond, finish.
+
+    ``respond`` runs for every waiting question at once (up to the queue size): each waits in ``h.line``, the
+    page's own first-come line, which tells it its place and expected wait; only the front one uses the model."""
     light = {"queue": True, "concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
     state, chat, box, ask, article = page.state, page.chat, page.box, page.ask, page.article
     triggers = [(box.submit, box), (ask.click, box)] + [(b.click, b) for b in page.examples]
@@ -102,7 +105,7 @@ def _wire_chat(h, page: SimpleNamespace) -> None:
         step = trigger(h.start, [source, state], [box, chat, state, ask], **light)
         step = step.then(
             h.respond, [state], [chat, state, article], api_visibility="private", concurrency_id="model",
-            concurrency_limit=1, show_progress="full", show_progress_on=[chat],
+            concurrency_limit=h.line.capacity, show_progress="hidden",
         )  # fmt: skip
         answering.append(step)
         step.then(h.finish, [state], [chat, state, ask], **light)
@@ -121,7 +124,7 @@ def _wire_api(gr, h, state) -> None:
     api_button = gr.Button(visible=False)
     api_button.click(
         h.api_ask, [api_question, api_new, api_article, state], [api_result, state], api_name="ask",
-        api_visibility="public", concurrency_id="model", concurrency_limit=1, show_progress="hidden",
+        api_visibility="public", concurrency_id="model", concurrency_limit=h.line.capacity, show_progress="hidden",
     )  # fmt: skip
 
 

@@ -20,8 +20,12 @@ Three ways of answering are timed side by side, question by question, on the sam
 Timings are wall-clock and noisy on shared CPUs: compare the ratios, which are measured in the same run.
 Targets are printed next to the measurements; nothing here fails on a missed target.
 
-The parts: ``cold`` (fresh processes), ``warm`` (one process, the three systems), ``report`` (figures, targets,
-table, plot), ``common`` (shared helpers); ``scale`` and ``readers`` are separate runs.
+Then ``crowd``: 20 users x 5 reader questions at once through the real chat page (2 x 1 with ``--quick``): every
+answer right and unmixed, and the median and maximum wait in line.
+
+The parts: ``cold`` (fresh processes), ``warm`` (one process, the three systems), ``crowd`` (the chat page under
+load), ``report`` (figures, targets, table, plot), ``common`` (shared helpers); ``scale`` and ``readers`` are
+separate runs.
 """
 
 from __future__ import annotations
@@ -35,12 +39,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import crowd
 from .cold import cold_starts
 from .common import ROOT, engine_version, load_questions
 from .report import build_report, plot, table
 from .warm import warm_process
 
 QUICK_N = 3
+CROWD = (20, 5)  # users at once x reader questions each, through the chat page
+QUICK_CROWD = (2, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,8 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         cold = cold_starts(index_src, tmp, questions[0], args.quick)
         print("warm measurements in this process ...", flush=True)
         warm = warm_process(questions, tmp)
+        users, per_user = QUICK_CROWD if args.quick else CROWD
+        print(f"{users} users x {per_user} reader questions at once through the chat page ...", flush=True)
+        many = crowd.run(users, per_user, index_src, tmp)
     meta["loadavg_end"] = os.getloadavg()[0]
-    report = build_report(questions, args.quick, cold, warm, meta)
+    report = build_report(questions, args.quick, cold, warm, meta, many)
 
     out = args.out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,23 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from .common import GiB, ratio, self_rss, summary
+from .crowd import summary_lines
 from .warm import variant_summary
 
 SOMETIMES_UNMEASURED = {"project_first_words_median_s", "project_three_sentence_total_median_s"}
 # (key in the report, label, comparison, limit)
+# (key in the report, label, comparison, limit): issue #15's where it set one, else the earlier issues'
 TARGETS = [
-    ("ratio_project_vs_raw", "(a)/(c) median total time", "<=", 1.5),
+    ("ratio_project_vs_raw", "(a)/(c) median total time", "<=", 1.3),
     ("ratio_project_vs_langchain", "(a)/(b) median total time", "<=", 0.3),
-    ("project_first_token_median_s", "(a) first token, median [s]", "<=", 1.0),
+    ("project_first_token_median_s", "(a) first words (first token), median [s]", "<=", 0.8),
     ("project_total_median_s", "(a) total answer time, median [s]", "<=", 2.0),
     ("project_first_words_median_s", "(a) first checked sentence shown, median [s]", "<=", 1.0),
     ("project_three_sentence_total_median_s", "(a) answers of 3+ sentences, total, median [s]", "<=", 4.0),
-    ("restart_first_answer_s", "restart -> first answer, saved state [s]", "<=", 5.0),
-    ("peak_rss_gib", "peak RSS of an answering process [GiB]", "<=", 3.0),
+    ("restart_first_answer_s", "restart -> first answer, saved state [s]", "<=", 3.0),
+    ("peak_rss_gib", "peak RSS of an answering process [GiB]", "<=", 2.5),
 ]
 
 
-def build_report(questions: list[str], quick: bool, cold: dict, warm: dict, meta: dict) -> dict:
+def build_report(questions: list[str], quick: bool, cold: dict, warm: dict, meta: dict, crowd: dict) -> dict:
     pq = warm["per_question"]
     answers = {v: variant_summary([r[v] for r in pq]) for v in ("project", "langchain", "raw")}
     med = {v: answers[v]["total_s"]["median"] for v in answers}
@@ -84,6 +86,7 @@ def build_report(questions: list[str], quick: bool, cold: dict, warm: dict, meta
         },
         "memory": rss,
         "targets": targets,
+        "crowd": crowd,
         "per_question": pq,
     }
 
@@ -166,6 +169,8 @@ def table(report: dict) -> str:
     row("ratio (a)/(c) first token", ra["project_vs_raw_first_token"], "x")
     mem = report["memory"]
     row("peak RSS of this bench process (model, 2 indexes, plots)", mem["bench_process_bytes"], "GiB")
+    lines.append("Under load")
+    lines.extend(f"  {line}" for line in summary_lines(report["crowd"]))
     lines.append(f"Targets{'':<46} {'measured':>14}   target   met")
     for t in report["targets"]:
         unit = "x" if t["key"].startswith("ratio") else ""

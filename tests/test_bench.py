@@ -32,7 +32,8 @@ def test_quick_bench_writes_report(tmp_path):
     report = json.loads(out.read_text())
     assert (tmp_path / "bench.png").stat().st_size > 0
 
-    for key in ("meta", "cold_start", "startup", "retrieval", "answer", "ratios", "memory", "targets", "per_question"):
+    for key in ("meta", "cold_start", "startup", "retrieval", "answer", "ratios", "memory", "targets", "crowd",
+                "per_question"):  # fmt: skip
         assert key in report, key
     assert report["meta"]["quick"] is True and report["meta"]["questions"] == 3
 
@@ -61,6 +62,11 @@ def test_quick_bench_writes_report(tmp_path):
 
     assert {t["key"] for t in report["targets"]} >= {"ratio_project_vs_raw", "peak_rss_gib", "restart_first_answer_s"}
     assert all(_positive(t["measured"]) for t in report["targets"])
+
+    many = report["crowd"]
+    assert (many["users"], many["requests"], many["answered"], many["errors"]) == (2, 2, 2, [])
+    assert many["unmixed"] == 2 and many["right"] == many["reference_right"], many["mixed_or_wrong"]
+    assert _positive(many["total_median_s"]) and many["wait_max_s"] >= 0
 
     assert len(report["per_question"]) == 3
     for row in report["per_question"]:

@@ -822,6 +822,47 @@ def test_full_queue_is_shown_on_the_page_which_stays_usable(stand_in_app):
             browser.close()
 
 
+@pytest.mark.browser
+def test_a_waiting_question_is_told_its_place_and_expected_wait(stand_in_app):
+    """Behind two questions the page says so, with a wait from the answers timed so far, then counts down."""
+    import re
+
+    from gradio_client import Client
+
+    from .test_ui import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    url = stand_in_app(2.0, 8)
+    clients = [Client(url, verbose=False, download_files=False) for _ in range(2)]
+    assert clients[0].predict("first", True, api_name="/ask")["waited_s"] < 0.5  # alone: no wait; now timed
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_selector("#question textarea")
+            jobs = [c.submit(f"filler {i}", True, api_name="/ask") for i, c in enumerate(clients)]
+            time.sleep(0.7)
+            page.fill("#question textarea", "hello")
+            page.press("#question textarea", "Enter")
+            queued = page.locator("#chat .msg-queued").last
+            queued.wait_for(timeout=10_000)
+            text = queued.inner_text()
+            assert "2 questions are ahead of yours" in text, text
+            seconds = int(re.search(r"About (\d+) s", text).group(1))
+            assert 2 <= seconds <= 5, text
+            page.get_by_text("1 question is ahead of yours").first.wait_for(timeout=10_000)
+            page.wait_for_selector("#chat .msg-answer", timeout=30_000)
+            assert "You asked: hello" in page.locator("#chat .msg-answer").last.inner_text()
+            waits = sorted(job.result(timeout=60)["waited_s"] for job in jobs)
+            assert waits[0] < 1.0 and 1.0 <= waits[1] < 4.0, waits
+        finally:
+            browser.close()
+
+
 # == dependencies ===============================================================================================
 
 
