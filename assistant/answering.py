@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,7 @@ class Run:
     raw: str = ""
     claims: list[Claim] = field(default_factory=list)
     reason: str | None = None  # the first failed signal: an abstention
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)  # names the model state kept between its turns
 
     @property
     def signals(self) -> dict:
@@ -172,7 +174,7 @@ class Assistant:
         run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + _timed(self.warm)
         self.check_tokens(run.standalone)
         t = time.perf_counter()
-        pieces = self.generate(run.kind, run.passages, run.standalone)
+        pieces = self.generate(run.kind, run.passages, run.standalone, keep=self._keep_key(run))
         for event, value in ground_stream(pieces, run.standalone, run.kind, run.passages, run.vocab, run.claims):
             if event == "token":
                 run.timings.setdefault("first_token_s", run.since(run.t0))
@@ -194,7 +196,7 @@ class Assistant:
             return
         t = time.perf_counter()
         run.claims = []
-        run.raw = "".join(self.generate(run.kind, narrow, run.standalone))
+        run.raw = "".join(self.generate(run.kind, narrow, run.standalone, keep=self._keep_key(run)))
         for _ in ground_stream(iter([run.raw]), run.standalone, run.kind, narrow, run.vocab, run.claims):
             pass
         run.timings["retry_s"] = run.since(t)
@@ -219,8 +221,8 @@ class Assistant:
             "context": self.format_context(passages), "question": run.standalone, "reply": run.raw.strip(),
             "instruction": self.prompts.instruction(SPECS["fact"]),
         }  # fmt: skip
-        said = split_sentences(clean_reply(self.prompts.restate_chain(self.chat, SPECS["explain"].max_tokens)
-                                           .invoke(inputs)))  # fmt: skip
+        chain = self.prompts.restate_chain(self.chat, SPECS["explain"].max_tokens, resume=self._keep_key(run))
+        said = split_sentences(clean_reply(chain.invoke(inputs)))
         if said:
             claim = ground(plain(said[0]), run.standalone, statements_of(passages), run.vocab, max_cites=3)
             wanted = {stem(w) for w in content_words(short)}
@@ -294,13 +296,17 @@ class Assistant:
     def condense_chain(self):
         return self.prompts.condense_chain(self.chat)
 
-    def generate(self, kind: Kind, passages: list[Passage], question: str) -> Iterator[str]:
+    def generate(self, kind: Kind, passages: list[Passage], question: str, keep: str | None = None) -> Iterator[str]:
         """The model's reply, piece by piece, under the kind's instruction and length."""
         inputs = {
             "context": self.format_context(passages), "question": question,
             "instruction": self.prompts.instruction(kind, question),
         }  # fmt: skip
-        yield from self.answer_chain(kind.max_tokens).stream(inputs)
+        yield from self.prompts.answer_chain(self.chat, kind.max_tokens, keep=keep).stream(inputs)
+
+    def _keep_key(self, run: Run) -> str | None:
+        """A fact's answer turn is kept for its second turn (``restate``), which then reads only what is new."""
+        return run.key if run.kind.name == "fact" and self.settings.fact_sentences else None
 
     def standalone_question(self, question: str, history: History, context: str) -> str:
         """The follow-up rewritten by the model to stand alone (``conversation.accept_rewrite`` checks it)."""

@@ -6,12 +6,14 @@ The local model is one llama.cpp instance, which is not thread-safe: callers ser
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib
 import logging
 import os
 import tempfile
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from .config import Settings
@@ -161,6 +163,7 @@ def _chat_model_class():
         llama: object
         max_tokens: int = 64
         model_name: str = MODEL_NAME
+        resumable: bool = True  # accepts ``keep=KEY`` and ``resume=KEY`` (see ``_keep``)
 
         def warm(self, system_text: str, state_dir: Path) -> str:
             """Evaluate the fixed system prompt (instructions + article) once, or load it from disk."""
@@ -182,14 +185,15 @@ def _chat_model_class():
 
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):
             with LLM_LOCK:
-                _trim_to_prefix(self.llama)
+                self._before(kwargs)
                 out = self.llama.create_chat_completion(**self._args(messages, stop, kwargs.get("max_tokens")))
+                self._after(kwargs)
             text = out["choices"][0]["message"]["content"] or ""
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
         def _stream(self, messages, stop=None, run_manager=None, **kwargs):
             with LLM_LOCK:
-                _trim_to_prefix(self.llama)
+                self._before(kwargs)
                 for part in self.llama.create_chat_completion(
                     stream=True, **self._args(messages, stop, kwargs.get("max_tokens"))
                 ):
@@ -199,6 +203,16 @@ def _chat_model_class():
                         if run_manager:
                             run_manager.on_llm_new_token(delta, chunk=chunk)
                         yield chunk
+                self._after(kwargs)
+
+        def _before(self, kwargs: dict) -> None:
+            """Where this request starts: the fixed prefix, or (``resume``) the end of an earlier call's turn."""
+            if kwargs.get("resume") is None or not _resume(self.llama, kwargs["resume"]):
+                _trim_to_prefix(self.llama)
+
+        def _after(self, kwargs: dict) -> None:
+            if kwargs.get("keep") is not None:
+                _keep(self.llama, kwargs["keep"])
 
     return LlamaCppChat
 
@@ -224,14 +238,58 @@ def _trim_to_prefix(llama) -> None:
         llama.n_tokens = n
 
 
+_KEPT: OrderedDict[str, tuple[list[int], bytes]] = OrderedDict()  # key -> (tokens, KV of sequence 0)
+_KEPT_MAX = 4
+
+
+def _keep(llama, key: str) -> None:
+    """Snapshot the KV cache after a call (its prompt and reply, ~20 MB), for a follow-up turn to resume from.
+
+    The fact's second turn ("say that answer as one sentence") starts with the whole first turn; resuming it
+    skips re-reading the question and the instruction. Restoring the snapshot when another request used the
+    model in between keeps the result independent of what else was asked (the same reason as the trim).
+    """
+    import llama_cpp
+
+    ctx = llama._ctx.ctx
+    size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+    buf = (ctypes.c_uint8 * size)()
+    written = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
+    _KEPT[key] = (list(llama.input_ids[: llama.n_tokens]), bytes(buf[:written]))
+    _KEPT.move_to_end(key)
+    while len(_KEPT) > _KEPT_MAX:
+        _KEPT.popitem(last=False)
+
+
+def _resume(llama, key: str) -> bool:
+    """Put back the state kept under ``key`` unless the cache still holds it; False when none was kept."""
+    import llama_cpp
+
+    kept = _KEPT.pop(key, None)
+    if kept is None:
+        return False
+    tokens, data = kept
+    n = len(tokens)
+    if llama.n_tokens == n and list(llama.input_ids[:n]) == tokens:
+        return True
+    llama._ctx.kv_cache_clear()
+    buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+    if llama_cpp.llama_state_seq_set_data(llama._ctx.ctx, buf, len(data), 0) != len(data):
+        log.warning("Could not restore the kept model state; the turn is evaluated in full")
+        llama._ctx.kv_cache_clear()
+        llama.n_tokens = 0
+        return False
+    llama.input_ids[:n] = tokens
+    llama.n_tokens = n
+    return True
+
+
 def warm_prefix(llama, system_text: str, state_dir: Path) -> str:
     """Put the evaluated system prompt in llama.cpp's KV cache: from memory, from a saved file, or by evaluating.
 
     The state file (KV cache of the prefix only, a few tens of MB) is keyed by model, prompt and context size,
     so the first question after a restart skips re-reading the article. Written atomically.
     """
-    import ctypes
-
     import llama_cpp
 
     prefix = _qwen_prefix(system_text)

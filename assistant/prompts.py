@@ -67,19 +67,30 @@ class Prompts:
         text = self.kinds[name].strip()
         return f"{text} {self.kinds['decline'].strip()}" if kind.may_decline else text
 
-    def answer_chain(self, chat, max_tokens: int | None = None):
-        """LCEL: prompt | model | text. ``invoke``, ``stream`` and ``batch`` all work on it."""
+    def answer_chain(self, chat, max_tokens: int | None = None, keep: str | None = None):
+        """LCEL: prompt | model | text. ``invoke``, ``stream`` and ``batch`` all work on it.
+
+        ``keep``: the local model keeps its state after this call under that key, for ``restate_chain``."""
         prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.answer)])
-        model = chat.bind(max_tokens=max_tokens) if max_tokens else chat
-        return prompt | model | StrOutputParser()
+        return prompt | _bound(chat, max_tokens=max_tokens, keep=keep) | StrOutputParser()
 
     def condense_chain(self, chat):
         prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.condense)])
         return prompt | chat | StrOutputParser()
 
-    def restate_chain(self, chat, max_tokens: int):
-        """The answer turn, the model's phrase, then "say it as one sentence" (``sentence.md``)."""
+    def restate_chain(self, chat, max_tokens: int, resume: str | None = None):
+        """The answer turn, the model's phrase, then "say it as one sentence" (``sentence.md``).
+
+        ``resume``: the key the answer turn was kept under; the local model then reads only the new turn."""
         prompt = ChatPromptTemplate.from_messages(
             [("system", self.system), ("human", self.answer), ("ai", "{reply}"), ("human", self.sentence)]
         )
-        return prompt | chat.bind(max_tokens=max_tokens) | StrOutputParser()
+        return prompt | _bound(chat, max_tokens=max_tokens, resume=resume) | StrOutputParser()
+
+
+def _bound(chat, max_tokens: int | None = None, **state):
+    """The chat model with its length, and the state keys only for a model that takes them (the local one)."""
+    binds = {"max_tokens": max_tokens} if max_tokens else {}
+    if getattr(chat, "resumable", False):
+        binds.update({k: v for k, v in state.items() if v is not None})
+    return chat.bind(**binds) if binds else chat

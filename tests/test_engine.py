@@ -204,3 +204,37 @@ def test_verification_declines_names_in_the_wrong_role(settings):
     assert not ans.abstained and "Sharifov" in ans.text, ans.text
     assert "verify_s" in ans.timings
     assert_contract(ans)
+
+
+def test_a_facts_second_turn_reads_only_what_is_new_whatever_was_asked_in_between(engine, monkeypatch):
+    """The phrase's turn is kept and the sentence turn resumes from it; when another request used the model in
+    between, the kept state is put back, so the answer is the same either way."""
+    import llama_cpp
+
+    q = "Who led the Azerbaijani delegation to Damascus?"
+    read: list[int] = []
+    real_eval, real_restate = llama_cpp.Llama.eval, engine.restate
+
+    def counting_eval(self, tokens):
+        read.append(len(tokens))
+        return real_eval(self, tokens)
+
+    def restate(run, between=None, resume=True):
+        if between:
+            engine.chat.bind(max_tokens=4).invoke([("human", between)])
+        if not resume:
+            _KEPT.pop(run.key, None)  # as before: the second turn read in full after the fixed prefix
+        read.clear()
+        real_restate(run)
+        turns.append(sum(read))
+
+    from assistant.llm import _KEPT
+
+    monkeypatch.setattr(llama_cpp.Llama, "eval", counting_eval)
+    answers, turns = [], []
+    for between, resume in ((None, True), ("Name a colour.", True), (None, False)):
+        monkeypatch.setattr(engine, "restate", lambda run, b=between, r=resume: restate(run, b, r))
+        answers.append(engine.answer(q))
+    resumed, after_other, in_full = turns
+    assert answers[0].text == answers[1].text and "Sharifov" in answers[0].text
+    assert resumed == after_other and resumed + 30 <= in_full, turns
