@@ -59,10 +59,9 @@ class ChatHandlers:
         return state, render_article(self.docs(), state["source"] or (self.sources[0] if self.sources else None), [])
 
     def start(self, question: str, state: dict):
-        """Show the question at once (outside the queue) and leave a waiting note for the answer."""
+        """Show the question at once (outside Gradio's queue) and leave a waiting note for the answer."""
         state = dict(state)
-        if state.get("pending") is not None:
-            gr.Info("Please wait for the current answer to finish.")
+        if state.get("pending") is not None:  # Enter pressed again while this page's answer is being written
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         msgs = list(state["messages"])
         state["session"] = state.get("session") or uuid.uuid4().hex[:12]

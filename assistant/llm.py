@@ -14,6 +14,7 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 
 from .config import Settings
@@ -125,6 +126,39 @@ def _ensure_model(settings: Settings) -> Path:
     return target
 
 
+@contextmanager
+def _loud_load():
+    """Load without llama-cpp-python muting the whole process.
+
+    While it loads a model it points file descriptors 1 and 2 at /dev/null, so whatever another thread prints
+    meanwhile is lost: with the model loading in the background (``preload``), the index's warnings and the
+    chat page's "ready" line were. Instead llama.cpp's own messages are dropped at their source (a silent log
+    callback) for the length of the load, and nothing else is muted (callers hold ``_JOIN_LOCK``).
+    """
+    global _SILENT_LOG
+    import llama_cpp
+    from llama_cpp._logger import llama_log_callback
+    from llama_cpp._utils import suppress_stdout_stderr as muter  # used by llama.py and _internals.py alike
+
+    _SILENT_LOG = _SILENT_LOG or llama_cpp.llama_log_callback(_silent)
+
+    init = muter.__init__
+    muter.__init__ = lambda self, disable=True: init(self, disable=True)
+    llama_cpp.llama_log_set(_SILENT_LOG, ctypes.c_void_p(0))  # its own logger lets level-0 notes through
+    try:
+        yield
+    finally:
+        muter.__init__ = init
+        llama_cpp.llama_log_set(llama_log_callback, ctypes.c_void_p(0))
+
+
+def _silent(level: int, text: bytes, user_data) -> None:
+    return None
+
+
+_SILENT_LOG = None  # the ctypes callback, made on first use and kept alive for llama.cpp
+
+
 def load_llama(settings: Settings):
     """The llama.cpp model, loaded once; greedy decoding and a fixed seed make answers repeatable."""
     path = ensure_model(settings)
@@ -133,16 +167,17 @@ def load_llama(settings: Settings):
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ModelUnavailableError("llama-cpp-python is not installed: run the README's set-up command.") from exc
     try:
-        return Llama(
-            model_path=str(path),
-            n_ctx=settings.n_ctx,
-            n_threads=settings.n_threads,
-            n_threads_batch=settings.n_threads,
-            n_batch=512,
-            seed=settings.seed,
-            logits_all=False,
-            verbose=False,
-        )
+        with _loud_load():
+            return Llama(
+                model_path=str(path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.n_threads,
+                n_threads_batch=settings.n_threads,
+                n_batch=512,
+                seed=settings.seed,
+                logits_all=False,
+                verbose=False,
+            )
     except Exception as exc:
         raise ModelUnavailableError(f"Could not load the model {path}: {exc}") from exc
 

@@ -97,7 +97,10 @@ def _wire_chat(h, page: SimpleNamespace) -> None:
 
     ``respond`` runs for every waiting question at once (up to the queue size): each waits in ``h.line``, the
     page's own first-come line, which tells it its place and expected wait; only the front one uses the model."""
-    light = {"queue": True, "concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
+    # start, finish and reset never wait in Gradio's queue: when it is full they still run, so the page says
+    # "busy" and its Ask button comes back. vote and pick stay queued (their toasts need the queue).
+    light = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
+    queued = {"queue": True, "concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
     state, chat, box, ask, article = page.state, page.chat, page.box, page.ask, page.article
     triggers = [(box.submit, box), (ask.click, box)] + [(b.click, b) for b in page.examples]
     answering = []
@@ -108,11 +111,14 @@ def _wire_chat(h, page: SimpleNamespace) -> None:
             concurrency_limit=h.line.capacity, show_progress="hidden",
         )  # fmt: skip
         answering.append(step)
-        step.then(h.finish, [state], [chat, state, ask], **light)
+        # Gradio's page runs a .then() step only after a step that completed; after one refused (a full queue)
+        # or failed it runs .failure() steps instead, so finish is wired to both outcomes (never to both at once).
+        step.success(h.finish, [state], [chat, state, ask], **light)
+        step.failure(h.finish, [state], [chat, state, ask], **light)
     for event in (page.clear.click, chat.clear):
         event(h.reset, [page.picker], [chat, state, article, box, ask], cancels=answering, **light)
-    chat.like(h.vote, [state], None, **light)
-    page.picker.change(h.pick, [page.picker, state], [state, article], **light)
+    chat.like(h.vote, [state], None, **queued)
+    page.picker.change(h.pick, [page.picker, state], [state, article], **queued)
 
 
 def _wire_api(gr, h, state) -> None:

@@ -825,7 +825,6 @@ def test_full_queue_is_shown_on_the_page_which_stays_usable(stand_in_app):
 @pytest.mark.browser
 def test_a_waiting_question_is_told_its_place_and_expected_wait(stand_in_app):
     """Behind two questions the page says so, with a wait from the answers timed so far, then counts down."""
-    import re
 
     from gradio_client import Client
 
@@ -850,17 +849,22 @@ def test_a_waiting_question_is_told_its_place_and_expected_wait(stand_in_app):
             page.press("#question textarea", "Enter")
             queued = page.locator("#chat .msg-queued").last
             queued.wait_for(timeout=10_000)
-            text = queued.inner_text()
-            assert "2 questions are ahead of yours" in text, text
-            seconds = int(re.search(r"About (\d+) s", text).group(1))
-            assert 2 <= seconds <= 5, text
-            page.get_by_text("1 question is ahead of yours").first.wait_for(timeout=10_000)
+            _place_and_wait_are_shown(page, queued.inner_text())
             page.wait_for_selector("#chat .msg-answer", timeout=30_000)
             assert "You asked: hello" in page.locator("#chat .msg-answer").last.inner_text()
             waits = sorted(job.result(timeout=60)["waited_s"] for job in jobs)
             assert waits[0] < 1.0 and 1.0 <= waits[1] < 4.0, waits
         finally:
             browser.close()
+
+
+def _place_and_wait_are_shown(page, text: str) -> None:
+    import re
+
+    assert "2 questions are ahead of yours" in text, text
+    seconds = int(re.search(r"About (\d+) s", text).group(1))
+    assert 2 <= seconds <= 5, text
+    page.get_by_text("1 question is ahead of yours").first.wait_for(timeout=10_000)
 
 
 # == dependencies ===============================================================================================
