@@ -171,7 +171,8 @@ class Assistant:
 
     def write(self, run: Run) -> Iterator[tuple[str, object]]:
         """The model writes; each finished sentence is grounded at once and streamed when it is kept."""
-        run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + _timed(self.warm)
+        head = self.prompts.head(self.prompts.instruction(run.kind, run.standalone)) if self._first(run.kind) else ""
+        run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + _timed(lambda: self.warm(head))
         self.check_tokens(run.standalone)
         t = time.perf_counter()
         pieces = self.generate(run.kind, run.passages, run.standalone, keep=self._keep_key(run))
@@ -221,7 +222,9 @@ class Assistant:
             "context": self.format_context(passages), "question": run.standalone, "reply": run.raw.strip(),
             "instruction": self.prompts.instruction(SPECS["fact"]),
         }  # fmt: skip
-        chain = self.prompts.restate_chain(self.chat, SPECS["explain"].max_tokens, resume=self._keep_key(run))
+        chain = self.prompts.restate_chain(
+            self.chat, SPECS["explain"].max_tokens, resume=self._keep_key(run), first=self._first(run.kind)
+        )
         said = split_sentences(clean_reply(chain.invoke(inputs)))
         if said:
             claim = ground(plain(said[0]), run.standalone, statements_of(passages), run.vocab, max_cites=3)
@@ -282,13 +285,22 @@ class Assistant:
     def model(self) -> str:
         return llm_mod.model_label(self.settings)
 
-    def warm(self) -> str:
-        """Load the model and evaluate (or restore from disk) the fixed prompt prefix, before users arrive."""
+    def warm(self, head: str = "") -> str:
+        """Load the model and evaluate (or restore from disk) the fixed prompt prefix, before users arrive.
+
+        ``head``: the fixed start of a kind's question turn (``Prompts.head``), kept with the article so that a
+        question reads only its own words."""
         chat = self.chat
         if not hasattr(chat, "warm") or not self.full_context():
             return "not applicable"
         system = self.prompts.system.format(context=self.format_context(self.index.passages))
-        return chat.warm(system, self.settings.index / "llm-state")
+        return chat.warm(system, self.settings.index / "llm-state", head)
+
+    def warm_all(self) -> dict[str, str]:
+        """The article's prefix and, for the kinds asked with their instruction first, each kind's, so that no
+        reader's first question of a kind waits for its instruction to be read."""
+        heads = self.prompts.heads([name for name, kind in SPECS.items() if self._first(kind)])
+        return {"": self.warm()} | {head: self.warm(head) for head in heads}
 
     def answer_chain(self, max_tokens: int | None = None):
         return self.prompts.answer_chain(self.chat, max_tokens)
@@ -302,7 +314,12 @@ class Assistant:
             "context": self.format_context(passages), "question": question,
             "instruction": self.prompts.instruction(kind, question),
         }  # fmt: skip
-        yield from self.prompts.answer_chain(self.chat, kind.max_tokens, keep=keep).stream(inputs)
+        chain = self.prompts.answer_chain(self.chat, kind.max_tokens, keep=keep, first=self._first(kind))
+        yield from chain.stream(inputs)
+
+    def _first(self, kind: Kind) -> bool:
+        """The kind's instruction goes before the question, kept evaluated with the article (``instruction_first``)."""
+        return self.settings.instruction_first_for(kind.name)
 
     def _keep_key(self, run: Run) -> str | None:
         """A fact's answer turn is kept for its second turn (``restate``), which then reads only what is new."""

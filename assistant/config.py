@@ -91,6 +91,12 @@ class Settings(BaseModel):
         description="Say a fact found as a phrase as one full sentence (one more short model call); off: the phrase.",
     )
 
+    instruction_first: str = Field(
+        "",
+        description="Comma-separated kinds (or 'all') whose instruction comes before the question "
+        "(prompts/answer_first.md) and is kept evaluated with the article, so a question reads only its own words: "
+        "first words ~0.5 s sooner, but the answers change (docs/quality.md). Off by default.",
+    )
     disabled_signals: str = Field(
         "", description="Comma-separated abstention signals to switch off (ablation), e.g. 'term_coverage,retry'."
     )
@@ -130,6 +136,11 @@ class Settings(BaseModel):
     @property
     def disabled(self) -> set[str]:
         return {x.strip() for x in self.disabled_signals.split(",") if x.strip()}
+
+    def instruction_first_for(self, kind: str) -> bool:
+        """Whether questions of ``kind`` get their instruction before the question (``instruction_first``)."""
+        chosen = {x.strip() for x in self.instruction_first.split(",") if x.strip()}
+        return "all" in chosen or kind in chosen
 
     @property
     def feedback(self) -> Path:

@@ -200,9 +200,9 @@ def _chat_model_class():
         model_name: str = MODEL_NAME
         resumable: bool = True  # accepts ``keep=KEY`` and ``resume=KEY`` (see ``_keep``)
 
-        def warm(self, system_text: str, state_dir: Path) -> str:
-            """Evaluate the fixed system prompt (instructions + article) once, or load it from disk."""
-            return warm_prefix(self.llama, system_text, state_dir)
+        def warm(self, system_text: str, state_dir: Path, head: str = "") -> str:
+            """Evaluate the fixed prompt (instructions + article, then a kind's ``head``) once, or load it."""
+            return warm_prefix(self.llama, system_text, state_dir, head)
 
         @property
         def _llm_type(self) -> str:
@@ -320,51 +320,92 @@ def _resume(llama, key: str) -> bool:
     return True
 
 
-def warm_prefix(llama, system_text: str, state_dir: Path) -> str:
-    """Put the evaluated system prompt in llama.cpp's KV cache: from memory, from a saved file, or by evaluating.
+def warm_prefix(llama, system_text: str, state_dir: Path, head: str = "") -> str:
+    """Put an evaluated fixed prompt in llama.cpp's KV cache: from memory, from a saved file, or by evaluating.
 
-    The state file (KV cache of the prefix only, a few tens of MB) is keyed by model, prompt and context size,
-    so the first question after a restart skips re-reading the article. Written atomically.
+    The fixed prompt is the system message (instructions + article) and ``head``, the start of the question's
+    turn that is the same for every question of a kind (its instruction, then "Question:"), so a request reads
+    only its question. A head is evaluated on top of the system message's own state (the same numbers whichever
+    way that state got there), never with the article again. Each state file (the KV cache of that prefix only,
+    ~20 MB) is keyed by model, prompt and context size, so the first question after a restart skips re-reading
+    the article. Written atomically; the states of an older article are deleted.
     """
+    with LLM_LOCK:
+        return _warm(llama, _qwen_prefix(system_text), head, state_dir)
+
+
+def _warm(llama, base: str, head: str, state_dir: Path) -> str:
+    tokens = llama.tokenize((base + head).encode("utf-8"), add_bos=True, special=True)
+    system_key = _state_key(llama, base)
+    path = state_dir / f"prefix-{system_key}-{_state_key(llama, head)}.llstate"
+    _PREFIX[:] = tokens
+    if _holds(llama, tokens):
+        return "cached"
+    if path.is_file() and _load_state(llama, path, tokens):
+        return "loaded"
+    start = 0
+    if head:
+        _warm(llama, base, "", state_dir)
+        start = len(_PREFIX)
+        if tokens[:start] != _PREFIX:  # the head does not tokenize apart from the system message: read it whole
+            start = 0
+        _PREFIX[:] = tokens
+    if start == 0:
+        llama.reset()
+        llama._ctx.kv_cache_clear()
+    llama.n_tokens = start
+    llama.eval(tokens[start:])
+    _save_state(llama, path, tokens, state_dir, system_key)
+    return "evaluated"
+
+
+def _state_key(llama, text: str) -> str:
+    return hashlib.sha256(f"{MODEL_SHA256}|{llama.n_ctx()}|{text}".encode()).hexdigest()[:20]
+
+
+def _holds(llama, tokens: list[int]) -> bool:
+    """The cache holds ``tokens`` (and maybe more): cut it back to them."""
+    n = len(tokens)
+    if llama.n_tokens >= n and list(llama.input_ids[:n]) == tokens:
+        llama.n_tokens = n
+        return True
+    return False
+
+
+def _load_state(llama, path: Path, tokens: list[int]) -> bool:
+    """Restore a saved prefix state; False (and an empty cache) when the file is unusable."""
     import llama_cpp
 
-    prefix = _qwen_prefix(system_text)
-    tokens = llama.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
     n = len(tokens)
-    key = hashlib.sha256(f"{MODEL_SHA256}|{llama.n_ctx()}|{prefix}".encode()).hexdigest()[:20]
-    path = state_dir / f"prefix-{key}.llstate"
-    with LLM_LOCK:
-        _PREFIX[:] = tokens
-        if llama.n_tokens >= n and list(llama.input_ids[:n]) == tokens:
-            return "cached"
-        if path.is_file():
-            out = (llama_cpp.llama_token * llama.n_ctx())()
-            count = ctypes.c_size_t(0)
-            llama.reset()
-            ok = llama_cpp.llama_state_load_file(
-                llama._ctx.ctx, str(path).encode(), out, llama.n_ctx(), ctypes.byref(count)
-            )
-            if ok and count.value == n and list(out[:n]) == tokens:
-                llama.input_ids[:n] = tokens
-                llama.n_tokens = n
-                return "loaded"
-            log.warning("Ignoring unusable prompt state %s", path)
-            llama.reset()
-            llama._ctx.kv_cache_clear()
-        llama.reset()
-        llama.eval(tokens)
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp-{os.getpid()}")
-            arr = (llama_cpp.llama_token * n)(*tokens)
-            if llama_cpp.llama_state_save_file(llama._ctx.ctx, str(tmp).encode(), arr, n):
-                os.replace(tmp, path)
-            for old in state_dir.glob("prefix-*.llstate"):
-                if old != path:
-                    old.unlink(missing_ok=True)
-        except OSError as exc:  # a read-only index still answers, just without the saved state
-            log.warning("Could not save the prompt state in %s: %s", state_dir, exc)
-        return "evaluated"
+    out = (llama_cpp.llama_token * llama.n_ctx())()
+    count = ctypes.c_size_t(0)
+    llama.reset()
+    ok = llama_cpp.llama_state_load_file(llama._ctx.ctx, str(path).encode(), out, llama.n_ctx(), ctypes.byref(count))
+    if ok and count.value == n and list(out[:n]) == tokens:
+        llama.input_ids[:n] = tokens
+        llama.n_tokens = n
+        return True
+    log.warning("Ignoring unusable prompt state %s", path)
+    llama.reset()
+    llama._ctx.kv_cache_clear()
+    return False
+
+
+def _save_state(llama, path: Path, tokens: list[int], state_dir: Path, system_key: str) -> None:
+    """Save the cache's prefix state atomically; a read-only index still answers, just without it."""
+    import llama_cpp
+
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp-{os.getpid()}")
+        arr = (llama_cpp.llama_token * len(tokens))(*tokens)
+        if llama_cpp.llama_state_save_file(llama._ctx.ctx, str(tmp).encode(), arr, len(tokens)):
+            os.replace(tmp, path)
+        for old in state_dir.glob("prefix-*.llstate"):
+            if not old.name.startswith(f"prefix-{system_key}-"):  # made for another article or prompt
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("Could not save the prompt state in %s: %s", state_dir, exc)
 
 
 _LLAMA = None

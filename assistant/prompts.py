@@ -46,11 +46,13 @@ def load_kind_prompts(folder: Path) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Prompts:
-    """The prompt files, read once: ``system.md`` (with the article), ``answer.md``, ``condense.md``,
-    ``sentence.md`` and the per-kind instructions of ``kinds.yaml``."""
+    """The prompt files, read once: ``system.md`` (with the article), ``answer.md`` (the question, then its
+    instruction) or ``answer_first.md`` (the instruction first), ``condense.md``, ``sentence.md`` and the per-kind
+    instructions of ``kinds.yaml``."""
 
     system: str
     answer: str
+    answer_first: str
     condense: str
     sentence: str
     kinds: dict[str, str]
@@ -58,8 +60,8 @@ class Prompts:
     @classmethod
     def load(cls, folder: Path) -> Prompts:
         read = lambda name: load_prompt(folder, name)  # noqa: E731
-        return cls(read("system.md"), read("answer.md"), read("condense.md"), read("sentence.md"),
-                   load_kind_prompts(folder))  # fmt: skip
+        return cls(read("system.md"), read("answer.md"), read("answer_first.md"), read("condense.md"),
+                   read("sentence.md"), load_kind_prompts(folder))  # fmt: skip
 
     def instruction(self, kind: Kind, question: str = "") -> str:
         """The kind's instruction; only fact questions are offered the decline (``NOT IN ARTICLE``)."""
@@ -67,23 +69,41 @@ class Prompts:
         text = self.kinds[name].strip()
         return f"{text} {self.kinds['decline'].strip()}" if kind.may_decline else text
 
-    def answer_chain(self, chat, max_tokens: int | None = None, keep: str | None = None):
+    def turn(self, first: bool = False) -> str:
+        """The question's turn: ``answer.md`` (question, then instruction) or, ``first``, ``answer_first.md``."""
+        return self.answer_first if first else self.answer
+
+    def head(self, instruction: str) -> str:
+        """``answer_first.md`` up to the question ("<instruction>\n\nQuestion:"): the same for every question of
+        a kind, so llama.cpp keeps it evaluated with the article (``llm.warm_prefix``)."""
+        template = self.answer_first
+        before = template[: template.index("{question}")] if "{question}" in template else ""
+        return before.format(instruction=instruction).rstrip(" ")
+
+    def heads(self, kinds: list[str]) -> list[str]:
+        """The head of every instruction a question of ``kinds`` can get (a summary: the whole, or a part)."""
+        every = [self.instruction(SPECS[k]) for k in kinds]
+        every += [self.instruction(SPECS["summary"], "that part")] if "summary" in kinds else []
+        return [self.head(text) for text in dict.fromkeys(every)]
+
+    def answer_chain(self, chat, max_tokens: int | None = None, keep: str | None = None, first: bool = False):
         """LCEL: prompt | model | text. ``invoke``, ``stream`` and ``batch`` all work on it.
 
-        ``keep``: the local model keeps its state after this call under that key, for ``restate_chain``."""
-        prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.answer)])
+        ``keep``: the local model keeps its state after this call under that key, for ``restate_chain``.
+        ``first``: the instruction before the question (``turn``)."""
+        prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.turn(first))])
         return prompt | _bound(chat, max_tokens=max_tokens, keep=keep) | StrOutputParser()
 
     def condense_chain(self, chat):
         prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.condense)])
         return prompt | chat | StrOutputParser()
 
-    def restate_chain(self, chat, max_tokens: int, resume: str | None = None):
+    def restate_chain(self, chat, max_tokens: int, resume: str | None = None, first: bool = False):
         """The answer turn, the model's phrase, then "say it as one sentence" (``sentence.md``).
 
         ``resume``: the key the answer turn was kept under; the local model then reads only the new turn."""
         prompt = ChatPromptTemplate.from_messages(
-            [("system", self.system), ("human", self.answer), ("ai", "{reply}"), ("human", self.sentence)]
+            [("system", self.system), ("human", self.turn(first)), ("ai", "{reply}"), ("human", self.sentence)]
         )
         return prompt | _bound(chat, max_tokens=max_tokens, resume=resume) | StrOutputParser()
 

@@ -137,7 +137,7 @@ def _wire_api(gr, h, state) -> None:
 def _warm(engine) -> None:
     """Load the model and its evaluated prompt prefix (saved next to the index) before the first user asks."""
     try:
-        engine.warm()
+        engine.warm_all()
     except AssistantError as exc:
         log.warning("Model not loaded yet: %s", exc)
     except Exception:  # pragma: no cover - shown again when a question is asked

@@ -3,6 +3,7 @@
     python -m bench                 # all questions, every cold-start measurement (~10 min on 2 CPUs)
     python -m bench --quick         # 3 questions, one cold start: a smoke run for CI
     python -m bench --out DIR/x.json
+    python -m bench --no-crowd      # without the 20-user run, e.g. to compare a setting (ASSISTANT_...=...)
 
 Three ways of answering are timed side by side, question by question, on the same loaded llama.cpp model:
 
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "bench.json", help="JSON report path")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_N} questions and one cold start (CI smoke run)")
+    parser.add_argument("--no-crowd", action="store_true", help="skip the 20-user run (to compare a setting's speed)")
     args = parser.parse_args(argv)
 
     os.chdir(ROOT)
@@ -79,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         print("warm measurements in this process ...", flush=True)
         warm = warm_process(questions, tmp)
         users, per_user = QUICK_CROWD if args.quick else CROWD
-        print(f"{users} users x {per_user} reader questions at once through the chat page ...", flush=True)
-        many = crowd.run(users, per_user, index_src, tmp)
+        many = None
+        if not args.no_crowd:
+            print(f"{users} users x {per_user} reader questions at once through the chat page ...", flush=True)
+            many = crowd.run(users, per_user, index_src, tmp)
     meta["loadavg_end"] = os.getloadavg()[0]
     report = build_report(questions, args.quick, cold, warm, meta, many)
 

@@ -170,7 +170,8 @@ def table(report: dict) -> str:
     mem = report["memory"]
     row("peak RSS of this bench process (model, 2 indexes, plots)", mem["bench_process_bytes"], "GiB")
     lines.append("Under load")
-    lines.extend(f"  {line}" for line in summary_lines(report["crowd"]))
+    crowd = summary_lines(report["crowd"]) if report["crowd"] else ["not run (--no-crowd)"]
+    lines.extend(f"  {line}" for line in crowd)
     lines.append(f"Targets{'':<46} {'measured':>14}   target   met")
     for t in report["targets"]:
         unit = "x" if t["key"].startswith("ratio") else ""

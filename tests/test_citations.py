@@ -179,3 +179,23 @@ def test_followup_rewrite_keeps_the_question_words(question, rewrite, previous, 
 )
 def test_vocabulary_tolerates_small_typos_only(word, found):
     assert Vocabulary(ARTICLE.read_text(encoding="utf-8")).has(word) is found
+
+
+def test_every_instruction_has_a_head_that_starts_its_rendered_turn():
+    """With the instruction first, the fixed start of an answer turn (instruction, then "Question:") is what
+    llama.cpp keeps evaluated with the article; the rendered turn must begin with it exactly, for every kind and for
+    a summary of a part."""
+    from assistant.config import Settings
+    from assistant.kinds import SPECS, classify
+    from assistant.prompts import Prompts
+
+    prompts = Prompts.load(Settings.from_env().prompts)
+    heads = prompts.heads(list(SPECS))
+    assert len(heads) == len(set(heads)) == len(SPECS) + 1  # each kind, and "summarize that part"
+    for question in ["Who led the delegation?", "Why is Azerbaijan interested in Syria?", "List the people named.",
+                     "Summarize the article.", "Summarize the part about energy.", "Is Syria rebuilding?"]:  # fmt: skip
+        instruction = prompts.instruction(classify(question), question)
+        turn = prompts.answer_first.format(instruction=instruction, question=question)
+        head = prompts.head(instruction)
+        assert head in heads and head.endswith("Question:") and instruction in head
+        assert turn.startswith(head) and turn[len(head) :].strip() == question

@@ -238,3 +238,56 @@ def test_a_facts_second_turn_reads_only_what_is_new_whatever_was_asked_in_betwee
     resumed, after_other, in_full = turns
     assert answers[0].text == answers[1].text and "Sharifov" in answers[0].text
     assert resumed == after_other and resumed + 30 <= in_full, turns
+
+
+def test_a_question_reads_only_its_own_words_after_its_kinds_saved_prefix(settings, tmp_path, monkeypatch):
+    """ASSISTANT_INSTRUCTION_FIRST: each kind's instruction sits before the question and is kept evaluated with the
+    article (and saved), so a question costs its own tokens; its answer is the same whether its kind's prefix was
+    still in the cache, put back after another kind's question, loaded from its file, or evaluated fresh on top of
+    the article's state."""
+    import llama_cpp
+
+    from assistant import llm
+    from assistant.answering import Assistant
+    from assistant.kinds import classify
+
+    engine = Assistant(settings.model_copy(update={"instruction_first": "all"}))
+    assert set(engine.warm_all().values()) <= {"cached", "loaded", "evaluated"}
+
+    q, other = "Why is Azerbaijan interested in Syria?", "Who is Ahmad Al-Sharaa?"
+    assert classify(q).name != classify(other).name
+    llama = engine.chat.llama
+    own = len(llama.tokenize(f" {q}<|im_end|>\n<|im_start|>assistant\n".encode(), add_bos=False, special=True))
+    read: list[int] = []
+    real_eval = llama_cpp.Llama.eval
+
+    def counting_eval(self, tokens):
+        read.append(len(tokens))
+        return real_eval(self, tokens)
+
+    monkeypatch.setattr(llama_cpp.Llama, "eval", counting_eval)
+
+    def ask() -> tuple[str, int]:
+        read.clear()
+        text = engine.answer(q).text
+        return text, read[0]  # the prompt's batch; each written token is read after it, one by one
+
+    engine.answer(q)  # its kind's prefix made (or loaded) once
+    runs = {"cached": ask()}
+    engine.answer(other)
+    runs["after another kind"] = ask()
+    llama.reset()
+    llama._ctx.kv_cache_clear()
+    runs["loaded from its file"] = ask()
+    engine.answer(other)  # the cache now holds the article and another kind's head
+    head = engine.prompts.head(engine.prompts.instruction(classify(q), q))
+    assert head in engine.prompts.heads(["explain"])
+    system = engine.prompts.system.format(context=engine.format_context(engine.index.passages))
+    assert llm.warm_prefix(llama, system, tmp_path / "fresh", head) == "evaluated"
+    runs["evaluated on the article"] = ask()
+
+    texts = {name: text for name, (text, _) in runs.items()}
+    assert len(set(texts.values())) == 1, texts
+    assert not engine.answer(q).abstained and "Syria" in texts["cached"]
+    for name, (_, n) in runs.items():
+        assert n <= own + 2, (name, n, own)  # the question and its turn's closing tokens, nothing of the instruction

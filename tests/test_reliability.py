@@ -338,8 +338,10 @@ def test_damaged_prompt_state_file_is_ignored(tmp_path, engine):
     engine.warm()
     index = tmp_path / "index"
     shutil.copytree(engine.settings.index, index)
-    state = next((index / "llm-state").glob("*.llstate"))
-    state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    states = list((index / "llm-state").glob("*.llstate"))  # the article's, and each kind's on top of it
+    assert states
+    for state in states:
+        state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
     code = f"""
         from assistant.answering import Assistant
         from assistant.config import Settings
