@@ -791,37 +791,26 @@ def test_full_queue_says_busy_and_recovers(stand_in_app):
 def test_full_queue_is_shown_on_the_page_which_stays_usable(stand_in_app):
     from gradio_client import Client
 
-    from .test_ui import CHROMIUM, CHROMIUM_ARGS
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
+    from .test_ui import chromium_page
 
     url = stand_in_app(3.0, 1)
     clients = [Client(url, verbose=False, download_files=False) for _ in range(3)]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(url)
-            page.wait_for_selector("#question textarea")
-            jobs = [c.submit(f"filler {i}", True, api_name="/ask") for i, c in enumerate(clients)]
-            time.sleep(0.5)  # one is answered, one waits: the queue of 1 is full
-            page.fill("#question textarea", "hello")
-            page.press("#question textarea", "Enter")
-            page.get_by_text("busy").first.wait_for(timeout=20_000)
-            for job in jobs:
-                try:
-                    job.result(timeout=60)
-                except Exception:  # the fillers may be told busy too
-                    pass
-            page.wait_for_selector("#ask:not([disabled])")
-            page.fill("#question textarea", "hello again")
-            page.press("#question textarea", "Enter")
-            page.wait_for_selector("#chat .msg-answer", timeout=30_000)
-            assert "You asked: hello again" in page.locator("#chat .msg-answer").last.inner_text()
-        finally:
-            browser.close()
+    with chromium_page(url, "#question textarea") as page:
+        jobs = [c.submit(f"filler {i}", True, api_name="/ask") for i, c in enumerate(clients)]
+        time.sleep(0.5)  # one is answered, one waits: the queue of 1 is full
+        page.fill("#question textarea", "hello")
+        page.press("#question textarea", "Enter")
+        page.get_by_text("busy").first.wait_for(timeout=20_000)
+        for job in jobs:
+            try:
+                job.result(timeout=60)
+            except Exception:  # the fillers may be told busy too
+                pass
+        page.wait_for_selector("#ask:not([disabled])")
+        page.fill("#question textarea", "hello again")
+        page.press("#question textarea", "Enter")
+        page.wait_for_selector("#chat .msg-answer", timeout=30_000)
+        assert "You asked: hello again" in page.locator("#chat .msg-answer").last.inner_text()
 
 
 @pytest.mark.browser
@@ -830,34 +819,23 @@ def test_a_waiting_question_is_told_its_place_and_expected_wait(stand_in_app):
 
     from gradio_client import Client
 
-    from .test_ui import CHROMIUM, CHROMIUM_ARGS
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
+    from .test_ui import chromium_page
 
     url = stand_in_app(2.0, 8)
     clients = [Client(url, verbose=False, download_files=False) for _ in range(2)]
     assert clients[0].predict("first", True, api_name="/ask")["waited_s"] < 0.5  # alone: no wait; now timed
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(url)
-            page.wait_for_selector("#question textarea")
-            jobs = [c.submit(f"filler {i}", True, api_name="/ask") for i, c in enumerate(clients)]
-            time.sleep(0.7)
-            page.fill("#question textarea", "hello")
-            page.press("#question textarea", "Enter")
-            queued = page.locator("#chat .msg-queued").last
-            queued.wait_for(timeout=10_000)
-            _place_and_wait_are_shown(page, queued.inner_text())
-            page.wait_for_selector("#chat .msg-answer", timeout=30_000)
-            assert "You asked: hello" in page.locator("#chat .msg-answer").last.inner_text()
-            waits = sorted(job.result(timeout=60)["waited_s"] for job in jobs)
-            assert waits[0] < 1.0 and 1.0 <= waits[1] < 4.0, waits
-        finally:
-            browser.close()
+    with chromium_page(url, "#question textarea") as page:
+        jobs = [c.submit(f"filler {i}", True, api_name="/ask") for i, c in enumerate(clients)]
+        time.sleep(0.7)
+        page.fill("#question textarea", "hello")
+        page.press("#question textarea", "Enter")
+        queued = page.locator("#chat .msg-queued").last
+        queued.wait_for(timeout=10_000)
+        _place_and_wait_are_shown(page, queued.inner_text())
+        page.wait_for_selector("#chat .msg-answer", timeout=30_000)
+        assert "You asked: hello" in page.locator("#chat .msg-answer").last.inner_text()
+        waits = sorted(job.result(timeout=60)["waited_s"] for job in jobs)
+        assert waits[0] < 1.0 and 1.0 <= waits[1] < 4.0, waits
 
 
 def _place_and_wait_are_shown(page, text: str) -> None:

@@ -10,6 +10,7 @@ import json
 import re
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -80,6 +81,24 @@ def server(tmp_path_factory):
     s = _start(tmp_path_factory.mktemp("ui"))
     yield s
     s.stop()
+
+
+@contextmanager
+def chromium_page(url: str, ready: str):
+    """One page of Debian's chromium at ``url`` once ``ready`` is on it; skipped when chromium is not installed."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_selector(ready)
+            yield page
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="module")
