@@ -171,8 +171,7 @@ class Assistant:
 
     def write(self, run: Run) -> Iterator[tuple[str, object]]:
         """The model writes; each finished sentence is grounded at once and streamed when it is kept."""
-        head = self.prompts.head(self.prompts.instruction(run.kind, run.standalone)) if self._first(run.kind) else ""
-        run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + _timed(lambda: self.warm(head))
+        run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + _timed(self.warm)
         self.check_tokens(run.standalone)
         t = time.perf_counter()
         pieces = self.generate(run.kind, run.passages, run.standalone, keep=self._keep_key(run))
@@ -293,7 +292,7 @@ class Assistant:
         chat = self.chat
         if not hasattr(chat, "warm") or not self.full_context():
             return "not applicable"
-        system = self.prompts.system.format(context=self.format_context(self.index.passages))
+        system = self.prompts.system.format(context=self._whole_context())
         return chat.warm(system, self.settings.index / "llm-state", head)
 
     def warm_all(self) -> dict[str, str]:
@@ -314,12 +313,19 @@ class Assistant:
             "context": self.format_context(passages), "question": question,
             "instruction": self.prompts.instruction(kind, question),
         }  # fmt: skip
-        chain = self.prompts.answer_chain(self.chat, kind.max_tokens, keep=keep, first=self._first(kind))
+        first = self._first(kind)
+        kept = first and self.full_context() and inputs["context"] == self._whole_context()  # what ``warm`` holds
+        head = self.prompts.head(inputs["instruction"]) if kept else None
+        chain = self.prompts.answer_chain(self.chat, kind.max_tokens, keep=keep, first=first, head=head)
         yield from chain.stream(inputs)
 
     def _first(self, kind: Kind) -> bool:
         """The kind's instruction goes before the question, kept evaluated with the article (``instruction_first``)."""
         return self.settings.instruction_first_for(kind.name)
+
+    def _whole_context(self) -> str:
+        """Every passage, as the fixed prompt that ``warm`` keeps evaluated holds them."""
+        return self.format_context(self.index.passages)
 
     def _keep_key(self, run: Run) -> str | None:
         """A fact's answer turn is kept for its second turn (``restate``), which then reads only what is new."""

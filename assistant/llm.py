@@ -198,10 +198,12 @@ def _chat_model_class():
         llama: object
         max_tokens: int = 64
         model_name: str = MODEL_NAME
-        resumable: bool = True  # accepts ``keep=KEY`` and ``resume=KEY`` (see ``_keep``)
+        resumable: bool = True  # accepts ``keep=KEY``, ``resume=KEY`` (see ``_keep``) and ``head=TEXT``
+        state_dir: Path | None = None  # where ``warm`` keeps the saved prefix states
 
         def warm(self, system_text: str, state_dir: Path, head: str = "") -> str:
             """Evaluate the fixed prompt (instructions + article, then a kind's ``head``) once, or load it."""
+            self.state_dir = state_dir
             return warm_prefix(self.llama, system_text, state_dir, head)
 
         @property
@@ -220,7 +222,7 @@ def _chat_model_class():
 
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):
             with LLM_LOCK:
-                self._before(kwargs)
+                self._before(messages, kwargs)
                 out = self.llama.create_chat_completion(**self._args(messages, stop, kwargs.get("max_tokens")))
                 self._after(kwargs)
             text = out["choices"][0]["message"]["content"] or ""
@@ -228,7 +230,7 @@ def _chat_model_class():
 
         def _stream(self, messages, stop=None, run_manager=None, **kwargs):
             with LLM_LOCK:
-                self._before(kwargs)
+                self._before(messages, kwargs)
                 for part in self.llama.create_chat_completion(
                     stream=True, **self._args(messages, stop, kwargs.get("max_tokens"))
                 ):
@@ -240,9 +242,18 @@ def _chat_model_class():
                         yield chunk
                 self._after(kwargs)
 
-        def _before(self, kwargs: dict) -> None:
-            """Where this request starts: the fixed prefix, or (``resume``) the end of an earlier call's turn."""
-            if kwargs.get("resume") is None or not _resume(self.llama, kwargs["resume"]):
+        def _before(self, messages, kwargs: dict) -> None:
+            """Where this request starts: the fixed prefix, (``head``) the fixed prefix with a kind's instruction,
+            or (``resume``) the end of an earlier call's turn.
+
+            The head's state is put in place here, under the same lock as the request, so that nothing else (the
+            chat page warming every kind at start) can swap it out between the two."""
+            if kwargs.get("resume") is not None and _resume(self.llama, kwargs["resume"]):
+                return
+            head = kwargs.get("head")
+            if head is not None and self.state_dir is not None and messages and messages[0].type == "system":
+                _warm(self.llama, _qwen_prefix(messages[0].content), head, self.state_dir)
+            else:
                 _trim_to_prefix(self.llama)
 
         def _after(self, kwargs: dict) -> None:

@@ -86,13 +86,16 @@ class Prompts:
         every += [self.instruction(SPECS["summary"], "that part")] if "summary" in kinds else []
         return [self.head(text) for text in dict.fromkeys(every)]
 
-    def answer_chain(self, chat, max_tokens: int | None = None, keep: str | None = None, first: bool = False):
+    def answer_chain(
+        self, chat, max_tokens: int | None = None, keep: str | None = None, first: bool = False, head: str | None = None
+    ):
         """LCEL: prompt | model | text. ``invoke``, ``stream`` and ``batch`` all work on it.
 
         ``keep``: the local model keeps its state after this call under that key, for ``restate_chain``.
-        ``first``: the instruction before the question (``turn``)."""
+        ``first``: the instruction before the question (``turn``); ``head``: its fixed start (``head``), which the
+        local model then starts from, evaluated once with the article."""
         prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.turn(first))])
-        return prompt | _bound(chat, max_tokens=max_tokens, keep=keep) | StrOutputParser()
+        return prompt | _bound(chat, max_tokens=max_tokens, keep=keep, head=head) | StrOutputParser()
 
     def condense_chain(self, chat):
         prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.condense)])
