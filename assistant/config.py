@@ -27,6 +27,11 @@ def _default_root() -> Path:
     return Path(os.environ.get("ASSISTANT_ROOT", os.getcwd())).resolve()
 
 
+def _names(text: str) -> set[str]:
+    """A comma-separated setting ("a, b,") as its set of names."""
+    return {x.strip() for x in text.split(",") if x.strip()}
+
+
 def _default_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "assistant"
 
@@ -135,11 +140,11 @@ class Settings(BaseModel):
 
     @property
     def disabled(self) -> set[str]:
-        return {x.strip() for x in self.disabled_signals.split(",") if x.strip()}
+        return _names(self.disabled_signals)
 
     def instruction_first_for(self, kind: str) -> bool:
         """Whether questions of ``kind`` get their instruction before the question (``instruction_first``)."""
-        chosen = {x.strip() for x in self.instruction_first.split(",") if x.strip()}
+        chosen = _names(self.instruction_first)
         return "all" in chosen or kind in chosen
 
     @property

@@ -356,10 +356,10 @@ def _warm(llama, base: str, head: str, state_dir: Path) -> str:
         return "loaded"
     start = 0
     if head:
-        _warm(llama, base, "", state_dir)
-        start = len(_PREFIX)
-        if tokens[:start] != _PREFIX:  # the head does not tokenize apart from the system message: read it whole
-            start = 0
+        _warm(llama, base, "", state_dir)  # leaves the system message's own tokens in _PREFIX and the cache
+        base_tokens = list(_PREFIX)
+        if tokens[: len(base_tokens)] == base_tokens:  # else the head does not tokenize apart: read it whole
+            start = len(base_tokens)
         _PREFIX[:] = tokens
     if start == 0:
         llama.reset()

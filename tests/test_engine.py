@@ -209,15 +209,9 @@ def test_verification_declines_names_in_the_wrong_role(settings):
 def test_a_facts_second_turn_reads_only_what_is_new_whatever_was_asked_in_between(engine, monkeypatch):
     """The phrase's turn is kept and the sentence turn resumes from it; when another request used the model in
     between, the kept state is put back, so the answer is the same either way."""
-    import llama_cpp
-
     q = "Who led the Azerbaijani delegation to Damascus?"
-    read: list[int] = []
-    real_eval, real_restate = llama_cpp.Llama.eval, engine.restate
-
-    def counting_eval(self, tokens):
-        read.append(len(tokens))
-        return real_eval(self, tokens)
+    read = _count_evals(monkeypatch)
+    real_restate = engine.restate
 
     def restate(run, between=None, resume=True):
         if between:
@@ -230,7 +224,6 @@ def test_a_facts_second_turn_reads_only_what_is_new_whatever_was_asked_in_betwee
 
     from assistant.llm import _KEPT
 
-    monkeypatch.setattr(llama_cpp.Llama, "eval", counting_eval)
     answers, turns = [], []
     for between, resume in ((None, True), ("Name a colour.", True), (None, False)):
         monkeypatch.setattr(engine, "restate", lambda run, b=between, r=resume: restate(run, b, r))
@@ -245,8 +238,6 @@ def test_a_question_reads_only_its_own_words_after_its_kinds_saved_prefix(settin
     article (and saved), so a question costs its own tokens; its answer is the same whether its kind's prefix was
     still in the cache, put back after another kind's question, loaded from its file, or evaluated fresh on top of
     the article's state."""
-    import llama_cpp
-
     from assistant import llm
     from assistant.answering import Assistant
     from assistant.kinds import classify
@@ -258,14 +249,7 @@ def test_a_question_reads_only_its_own_words_after_its_kinds_saved_prefix(settin
     assert classify(q).name != classify(other).name
     llama = engine.chat.llama
     own = len(llama.tokenize(f" {q}<|im_end|>\n<|im_start|>assistant\n".encode(), add_bos=False, special=True))
-    read: list[int] = []
-    real_eval = llama_cpp.Llama.eval
-
-    def counting_eval(self, tokens):
-        read.append(len(tokens))
-        return real_eval(self, tokens)
-
-    monkeypatch.setattr(llama_cpp.Llama, "eval", counting_eval)
+    read = _count_evals(monkeypatch)
 
     def ask() -> tuple[str, int]:
         read.clear()
@@ -291,3 +275,18 @@ def test_a_question_reads_only_its_own_words_after_its_kinds_saved_prefix(settin
     assert not engine.answer(q).abstained and "Syria" in texts["cached"]
     for name, (_, n) in runs.items():
         assert n <= own + 2, (name, n, own)  # the question and its turn's closing tokens, nothing of the instruction
+
+
+def _count_evals(monkeypatch) -> list[int]:
+    """How many tokens each llama.cpp ``eval`` call reads (the prompt's batch, then one per written token)."""
+    import llama_cpp
+
+    read: list[int] = []
+    real_eval = llama_cpp.Llama.eval
+
+    def counting_eval(self, tokens):
+        read.append(len(tokens))
+        return real_eval(self, tokens)
+
+    monkeypatch.setattr(llama_cpp.Llama, "eval", counting_eval)
+    return read
