@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import yaml
-from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import ChatPromptTemplate
 
 from .kinds import SPECS, Kind
 from .schema import InputError
@@ -60,6 +59,7 @@ class Prompts:
     @classmethod
     def load(cls, folder: Path) -> Prompts:
         read = lambda name: load_prompt(folder, name)  # noqa: E731
+        _langchain()
         return cls(read("system.md"), read("answer.md"), read("answer_first.md"), read("condense.md"),
                    read("sentence.md"), load_kind_prompts(folder))  # fmt: skip
 
@@ -94,21 +94,40 @@ class Prompts:
         ``keep``: the local model keeps its state after this call under that key, for ``restate_chain``.
         ``first``: the instruction before the question (``turn``); ``head``: its fixed start (``head``), which the
         local model then starts from, evaluated once with the article."""
-        prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.turn(first))])
-        return prompt | _bound(chat, max_tokens=max_tokens, keep=keep, head=head) | StrOutputParser()
+        prompt = _template([("system", self.system), ("human", self.turn(first))])
+        return prompt | _bound(chat, max_tokens=max_tokens, keep=keep, head=head) | _text()
 
     def condense_chain(self, chat):
-        prompt = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.condense)])
-        return prompt | chat | StrOutputParser()
+        prompt = _template([("system", self.system), ("human", self.condense)])
+        return prompt | chat | _text()
 
     def restate_chain(self, chat, max_tokens: int, resume: str | None = None, first: bool = False):
         """The answer turn, the model's phrase, then "say it as one sentence" (``sentence.md``).
 
         ``resume``: the key the answer turn was kept under; the local model then reads only the new turn."""
-        prompt = ChatPromptTemplate.from_messages(
+        prompt = _template(
             [("system", self.system), ("human", self.turn(first)), ("ai", "{reply}"), ("human", self.sentence)]
         )
-        return prompt | _bound(chat, max_tokens=max_tokens, resume=resume) | StrOutputParser()
+        return prompt | _bound(chat, max_tokens=max_tokens, resume=resume) | _text()
+
+
+# LangChain is imported by ``Prompts.load``, not with this module: the Assistant starts loading the model
+# (``llm.preload``) before it loads the prompts, so the import (~0.7 s, most of it langsmith's tracing) then runs
+# while the model loads instead of before.
+@cache
+def _langchain():
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    return ChatPromptTemplate, StrOutputParser
+
+
+def _template(messages: list[tuple[str, str]]):
+    return _langchain()[0].from_messages(messages)
+
+
+def _text():
+    return _langchain()[1]()
 
 
 def _bound(chat, max_tokens: int | None = None, **state):

@@ -85,3 +85,24 @@ def test_installs_of_the_same_wheel_share_one_export(tmp_path):
         assert embeddings.onnx_file(settings) == before
     finally:
         os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_the_model_starts_loading_before_chroma_and_langchain_are_imported(settings):
+    """A restart's two longest waits overlap: llama.cpp loads the model (C, without the GIL) while Python
+    imports Chroma and LangChain (~1.5 s together). The model's load must therefore begin first."""
+    heavy = ("chromadb", "langchain_chroma", "langsmith", "langchain_core.prompts.chat")
+    code = (
+        "import sys; import assistant.llm as llm\n"
+        "real = llm.preload\n"
+        f"llm.preload = lambda s: (print(sorted(m for m in {heavy!r} if m in sys.modules)), real(s))\n"
+        "from assistant.answering import Assistant; from assistant.config import Settings\n"
+        f"a = Assistant(Settings.from_env(root={str(ROOT)!r}, index_dir={str(settings.index)!r}))\n"
+        "print(sorted(m for m in " + repr(heavy) + " if m in sys.modules))\n"
+        "print(a.answer('Who is the President of Azerbaijan?').text)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    at_preload, after, text = out.stdout.strip().splitlines()[-3:]
+    assert at_preload == "[]"
+    assert after == repr(sorted(heavy))  # they are still used, only later
+    assert "Ilham Aliyev" in text
