@@ -53,3 +53,19 @@ def test_explicit_missing_model_path():
 def test_openai_backend_needs_url():
     with pytest.raises(ModelUnavailableError, match="ASSISTANT_LLM_URL"):
         llm.chat_model(Settings.from_env(backend="openai", llm_url=""))
+
+
+def test_llama_cpp_is_built_for_x86_64_v3_so_answers_do_not_depend_on_the_machine():
+    """The sets' verdicts are what the x86-64-v3 build answers (docs/operations.md): a native build on a CPU
+    with AVX-512 or AMX compiles other kernels, and the 1.5B model's greedy answers differ in places."""
+    import platform
+
+    import llama_cpp
+
+    flags = open("/proc/cpuinfo").read().split("\nflags", 1)[-1].split("\n", 1)[0].split()
+    if platform.machine() != "x86_64" or not {"avx2", "fma", "f16c", "bmi2"} <= set(flags):
+        pytest.skip("this CPU lacks x86-64-v3: scripts/setup.sh builds natively, so set verdicts may differ")
+    info = llama_cpp.llama_print_system_info().decode()
+    built = {k.strip() for k, _, v in (p.partition("=") for p in info.split("|")) if v.strip() == "1"}
+    assert {"AVX2", "FMA", "F16C", "BMI2"} <= built, info
+    assert not {k for k in built if k.startswith(("AVX512", "AMX", "AVX_VNNI"))}, info
