@@ -56,7 +56,8 @@ SIGNALS: tuple[Signal, ...] = (
            "the article never uses; a failing sentence is dropped. No sentence left: decline",
            "invented \"$1 billion\", \"Recep Tayyip Erdogan\", paraphrased inventions"),
     Signal("answer_type", "answer", "the kind of answer",
-           "\"how much / how many\" needs a number, \"when\" a time", "\"How much aid?\" → \"Azerbaijan sent aid\""),
+           "\"how much / how many\" needs a number, \"when\" a time, \"how old\" an age stated in the cited "
+           "sentences", "\"How much aid?\" → \"Azerbaijan sent aid\"; \"How old is he?\" → a 12-year closure"),
     Signal("on_topic", "answer", "yes/no evidence on topic",
            "the sentences cited for a yes/no answer hold at least 40 % of the question's words",
            "a yes or no drawn from evidence about something else"),
@@ -101,6 +102,13 @@ _WANTS_TIME = re.compile(r"^\s*when\b|\bwhat (year|date|day|month|time)\b|\bin w
 _TIME_WORDS = re.compile(
     r"\b(ago|recently|years?|months?|weeks?|days?|since|after|before|during|until|today|now|soon|earlier|later"
     r"|january|february|march|april|may|june|july|august|september|october|november|december|\d{4})\b",
+    re.IGNORECASE,
+)
+# An age must be stated as one: a duration in the evidence ("after a 12-year closure") is not how old anyone is.
+_WANTS_AGE = re.compile(r"^\s*how old\b|\b(at )?what age\b", re.IGNORECASE)
+_AGE = re.compile(
+    r"\b(years?|yrs?)[- ]old\b|\bold (man|woman|boy|girl)\b|\baged?\b|\bborn\b|\bbirthday\b|\bteen(s|age|ager)?\b"
+    r"|\b(twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties)\b",
     re.IGNORECASE,
 )
 
@@ -148,10 +156,13 @@ def question_signals(question: str, vocab: Vocabulary, kind: Kind, min_coverage:
 
 
 # -- after the model -----------------------------------------------------------------------------------------
-def wrong_type(question: str, answer: str) -> str | None:
-    """Why the answer is not the kind of thing asked for: an amount without a number, a time without a time."""
+def wrong_type(question: str, answer: str, evidence: str = "") -> str | None:
+    """Why the answer is not the kind of thing asked for: an amount without a number, a time without a time, an
+    age that its cited sentences do not state as an age."""
     if _WANTS_NUMBER.search(question) and not numbers(answer):
         return "the question asks for an amount and the answer gives none"
+    if _WANTS_AGE.search(question) and not _AGE.search(evidence):
+        return "the question asks how old and the cited sentences state no age"
     if _WANTS_TIME.search(question) and not _TIME_WORDS.search(answer):
         return "the question asks when and the answer gives no time"
     return None
@@ -175,7 +186,8 @@ def answer_signals(question: str, kind: Kind, raw: str, claims: list[Claim]) -> 
     elif not kept:
         out["answer_grounded"] = claims[0].reason if claims else "the reply is empty"
     else:
-        out["answer_type"] = wrong_type(question, " ".join(c.text for c in kept))
+        evidence = " ".join(dict.fromkeys(s.text for c in kept for s in c.support))
+        out["answer_type"] = wrong_type(question, " ".join(c.text for c in kept), evidence)
         share = relevance(question, [s for c in kept for s in c.support])
         out["relevance"] = round(share, 4)  # a number, kept for threshold curves
         off_topic = kind.name == "yesno" and share < MIN_RELEVANCE

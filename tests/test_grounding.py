@@ -186,6 +186,29 @@ def test_an_answer_with_no_supported_sentence_is_a_decline(scripted):
     assert ans.text == "The article does not say."
 
 
+def test_an_age_read_off_a_duration_is_a_decline(scripted):
+    """Seen through the model server: "How old is he?" answered from the embassy's 12-year closure."""
+    for reply in ("12 years old", "The delegation to Damascus was 12 years old."):
+        ans = ask(scripted, reply, "How old is Samir Sharifov?")
+        assert ans.abstained and ans.text == "The article does not say.", ans
+
+
+@pytest.mark.parametrize(
+    "question,answer,evidence,wrong",
+    [
+        ("How old is he?", "He is 12 years old.", "The embassy reopened after a 12-year closure.", True),
+        ("How old was she when she left?", "She was 17.", "Aged 17, she left for Paris.", False),
+        ("At what age did he start?", "At 6.", "He was six years old when he started to paint.", False),
+        ("How old is the forum?", "It is 5 years old.", "The forum, born in 2021, is 5 years old.", False),
+        ("How many ministers?", "Several.", "They met several ministers.", True),
+    ],
+)
+def test_the_kind_of_answer_is_checked_against_what_was_asked(question, answer, evidence, wrong):
+    from assistant.checks import wrong_type
+
+    assert (wrong_type(question, answer, evidence) is not None) is wrong
+
+
 def test_an_open_question_is_answered_as_such_with_the_article_question_cited(scripted):
     ans = ask(scripted, "Everyone will welcome it.", "How will the other regional players react?")
     assert ans.abstained
@@ -193,3 +216,4 @@ def test_an_open_question_is_answered_as_such_with_the_article_question_cited(sc
     (c,) = ans.citations
     assert c.quote.endswith("how will other regional players react?")
     assert c.quote == ARTICLE.read_text(encoding="utf-8")[c.start : c.end]
+
