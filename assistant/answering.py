@@ -28,7 +28,7 @@ from .grounding import statements as statements_of
 from .index import build_or_load
 from .kinds import SPECS, Kind, classify, normalize_chat
 from .prompts import Prompts
-from .retrieval import Hit, HybridRetriever
+from .retrieval import Hit, HybridRetriever, SentenceRanker
 from .schema import Answer, InputError
 from .synthesis import abstention, compose, raised_answer
 from .text import Vocabulary, content_words, stem
@@ -94,6 +94,7 @@ class Assistant:
         self._texts = {d.source: d.text for d in self.documents}
         self.index = build_or_load(self.documents, self.settings, progress=progress)
         self.retriever = HybridRetriever(self.index, k=self.settings.k, rrf_k=self.settings.rrf_k)
+        self.ranker = SentenceRanker(self.index.store.embeddings)
         self.vocab = Vocabulary("\n".join(d.text for d in self.documents))
         self._vocabs: dict[str, Vocabulary] = {}
         self.startup_s = time.perf_counter() - t0
@@ -220,6 +221,7 @@ class Assistant:
         inputs = {
             "context": self.format_context(passages), "question": run.standalone, "reply": run.raw.strip(),
             "instruction": self.prompts.instruction(SPECS["fact"]),
+            "evidence": self.evidence(SPECS["fact"], passages, run.standalone),  # the answer turn, as it was
         }  # fmt: skip
         chain = self.prompts.restate_chain(
             self.chat, SPECS["explain"].max_tokens, resume=self._keep_key(run), first=self._first(run.kind)
@@ -250,6 +252,7 @@ class Assistant:
             "context": " ".join(s.text for s in support),
             "question": run.standalone,
             "instruction": self.prompts.instruction(SPECS["fact"]),
+            "evidence": "",
         }
         reply = self.prompts.answer_chain(self.chat, SPECS["fact"].max_tokens).invoke(inputs)
         run.decision.verify_raw = reply
@@ -312,12 +315,19 @@ class Assistant:
         inputs = {
             "context": self.format_context(passages), "question": question,
             "instruction": self.prompts.instruction(kind, question),
+            "evidence": self.evidence(kind, passages, question),
         }  # fmt: skip
         first = self._first(kind)
         kept = first and self.full_context() and inputs["context"] == self._whole_context()  # what ``warm`` holds
         head = self.prompts.head(inputs["instruction"]) if kept else None
         chain = self.prompts.answer_chain(self.chat, kind.max_tokens, keep=keep, first=first, head=head)
         yield from chain.stream(inputs)
+
+    def evidence(self, kind: Kind, passages: list[Passage], question: str) -> str:
+        """The sentences of ``passages`` closest to the question, for the kinds that are shown them."""
+        if not self.settings.evidence_for(kind.name) or self._first(kind):
+            return ""
+        return self.prompts.evidence(self.ranker.rank(question, passages, self.settings.evidence_k))
 
     def _first(self, kind: Kind) -> bool:
         """The kind's instruction goes before the question, kept evaluated with the article (``instruction_first``)."""

@@ -102,6 +102,13 @@ class Settings(BaseModel):
         "(prompts/answer_first.md) and is kept evaluated with the article, so a question reads only its own words: "
         "first words ~0.5 s sooner, but the answers change (docs/quality.md). Off by default.",
     )
+    evidence_kinds: str = Field(
+        "",
+        description="Comma-separated kinds (or 'all') whose question is shown with the article sentences closest to "
+        "it (prompts/evidence.md), ranked by the embedding model; with the instruction first it is not shown. Off by "
+        "default: more reader questions answered, but invented answers to unanswerable ones (docs/quality.md).",
+    )
+    evidence_k: int = Field(3, description="How many sentences ``evidence_kinds`` questions are shown.")
     disabled_signals: str = Field(
         "", description="Comma-separated abstention signals to switch off (ablation), e.g. 'term_coverage,retry'."
     )
@@ -146,6 +153,11 @@ class Settings(BaseModel):
         """Whether questions of ``kind`` get their instruction before the question (``instruction_first``)."""
         chosen = _names(self.instruction_first)
         return "all" in chosen or kind in chosen
+
+    def evidence_for(self, kind: str) -> bool:
+        """Whether questions of ``kind`` are shown the sentences closest to them (``evidence_kinds``)."""
+        chosen = _names(self.evidence_kinds)
+        return self.evidence_k > 0 and ("all" in chosen or kind in chosen)
 
     @property
     def feedback(self) -> Path:

@@ -46,7 +46,8 @@ def load_kind_prompts(folder: Path) -> dict[str, str]:
 @dataclass(frozen=True)
 class Prompts:
     """The prompt files, read once: ``system.md`` (with the article), ``answer.md`` (the question, then its
-    instruction) or ``answer_first.md`` (the instruction first), ``condense.md``, ``sentence.md`` and the per-kind
+    instruction) or ``answer_first.md`` (the instruction first), ``condense.md``, ``sentence.md``, ``evidence.md``
+    (the sentences a question is answered from, shown between it and its instruction) and the per-kind
     instructions of ``kinds.yaml``."""
 
     system: str
@@ -54,6 +55,7 @@ class Prompts:
     answer_first: str
     condense: str
     sentence: str
+    evidence_block: str
     kinds: dict[str, str]
 
     @classmethod
@@ -61,13 +63,17 @@ class Prompts:
         read = lambda name: load_prompt(folder, name)  # noqa: E731
         _langchain()
         return cls(read("system.md"), read("answer.md"), read("answer_first.md"), read("condense.md"),
-                   read("sentence.md"), load_kind_prompts(folder))  # fmt: skip
+                   read("sentence.md"), read("evidence.md"), load_kind_prompts(folder))  # fmt: skip
 
     def instruction(self, kind: Kind, question: str = "") -> str:
         """The kind's instruction; only fact questions are offered the decline (``NOT IN ARTICLE``)."""
         name = "summary_part" if kind.name == "summary" and _PART.search(question) else kind.name
         text = self.kinds[name].strip()
         return f"{text} {self.kinds['decline'].strip()}" if kind.may_decline else text
+
+    def evidence(self, sentences: list[str]) -> str:
+        """The ``{evidence}`` of ``answer.md``: the given article sentences as a list, or nothing."""
+        return self.evidence_block.format(sentences="\n".join(f"- {s}" for s in sentences)) if sentences else ""
 
     def turn(self, first: bool = False) -> str:
         """The question's turn: ``answer.md`` (question, then instruction) or, ``first``, ``answer_first.md``."""

@@ -7,8 +7,10 @@ being sunset, and adds nothing we need.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+import numpy as np
 from rank_bm25 import BM25Okapi
 
 from .documents import Passage
@@ -75,3 +77,43 @@ class HybridRetriever:
             for pid in ranked
             if pid in self._by_id
         ]
+
+
+_STATEMENT_END = re.compile(r"[.!\"”’)]\s*$")
+
+
+class SentenceRanker:
+    """The sentences of the given passages closest in meaning to a question, by the index's own embeddings.
+
+    A reader question's answer is usually one or two sentences of a passage ("What's in it for Azerbaijan?" ->
+    "For Azerbaijan, it's a chance to expand its influence beyond the South Caucasus."); the small model uses them
+    far more often when they are shown beside the question (docs/quality.md). Only statements are ranked: the
+    article's own questions, its title and fragments assert nothing an answer could rest on.
+    """
+
+    def __init__(self, embeddings):
+        self.embeddings = embeddings
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def rank(self, question: str, passages: list[Passage], k: int) -> list[str]:
+        texts = list(dict.fromkeys(t for p in passages for t in _sentences(p) if _is_statement(t)))
+        if not texts or k <= 0:
+            return []
+        new = [t for t in texts if t not in self._vectors]
+        if new:
+            self._vectors.update(zip(new, (_unit(v) for v in self.embeddings.embed_documents(new)), strict=True))
+        q = _unit(self.embeddings.embed_query(question))
+        return sorted(texts, key=lambda t: -float(self._vectors[t] @ q))[:k]
+
+
+def _sentences(p: Passage) -> list[str]:
+    return [p.text[s.start - p.start : s.end - p.start] for s in p.sentences]
+
+
+def _is_statement(sentence: str) -> bool:
+    return len(sentence.split()) >= 5 and bool(_STATEMENT_END.search(sentence))
+
+
+def _unit(vector) -> np.ndarray:
+    v = np.asarray(vector, dtype=np.float32)
+    return v / (np.linalg.norm(v) or 1.0)

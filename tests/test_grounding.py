@@ -217,3 +217,37 @@ def test_an_open_question_is_answered_as_such_with_the_article_question_cited(sc
     assert c.quote.endswith("how will other regional players react?")
     assert c.quote == ARTICLE.read_text(encoding="utf-8")[c.start : c.end]
 
+
+def test_a_reader_question_is_shown_its_closest_sentences_and_a_fact_is_not(scripted, monkeypatch):
+    """What the model reads with ``evidence_kinds``: between the question and its instruction, the article
+    sentences the embedding model ranks closest, as exact text of the article; a fact's turn is unchanged, and
+    so is every turn by default (the option is off)."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    seen: list[str] = []
+
+    class Prompts(BaseCallbackHandler):
+        def on_chat_model_start(self, serialized, messages, **kw):
+            seen.append(messages[0][-1].content)
+
+    def turn(question: str) -> str:
+        seen.clear()
+        scripted._chat = FakeListChatModel(responses=["Azerbaijan reopened its embassy."] * 2, callbacks=[Prompts()])
+        scripted.answer(question)
+        return seen[0]
+
+    assert turn("What's in it for Azerbaijan?") == "Question: What's in it for Azerbaijan?\n\n" + (
+        "Answer in one to three sentences that give the reasons the article states, using its own words.\n"
+    )
+    monkeypatch.setattr(scripted, "settings", scripted.settings.model_copy(update={"evidence_kinds": "explain,fact"}))
+    why = turn("What's in it for Azerbaijan?")
+    head, _, rest = why.partition("\n\nThe sentences of the article closest to the question:\n")
+    listed = [line[2:] for line in rest.split("\n\n")[0].splitlines()]
+    assert head == "Question: What's in it for Azerbaijan?" and len(listed) == scripted.settings.evidence_k
+    assert all(s in ARTICLE.read_text(encoding="utf-8") for s in listed)
+    assert "For Azerbaijan, it’s a chance to expand its influence beyond the South Caucasus." in listed
+    assert rest.rstrip().endswith("using its own words.")
+    fact = turn("Who led the delegation to Damascus?")
+    assert fact.startswith("Question: Who led the delegation to Damascus?\n\nThe sentences of the article closest")
+    monkeypatch.setattr(scripted, "settings", scripted.settings.model_copy(update={"evidence_kinds": "explain"}))
+    assert "closest to the question" not in turn("Who led the delegation to Damascus?")

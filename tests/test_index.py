@@ -10,7 +10,7 @@ import pytest
 from assistant.config import Settings
 from assistant.documents import load_documents
 from assistant.index import FINGERPRINT_FILE, build_or_load
-from assistant.retrieval import HybridRetriever
+from assistant.retrieval import HybridRetriever, SentenceRanker
 
 from .conftest import ARTICLE
 
@@ -125,3 +125,20 @@ def test_retrieval_is_hybrid(corpus):
     para = r.retrieve("Which country's oil and gas know-how could help rebuild Syria's power industry?")
     assert any("oil and gas" in h.passage.text for h in para)
     assert len(r.retrieve("delegation", k=2)) == 2
+
+
+def test_sentences_are_ranked_by_meaning_and_only_statements_count(corpus):
+    """The evidence a reader question is shown: its answer sentence near the top, by the index's real embeddings,
+    though it shares few words with the question; the article's questions and its title never."""
+    idx = _open(corpus)
+    ranker = SentenceRanker(idx.store.embeddings)
+    top = ranker.rank("What's in it for Azerbaijan?", idx.passages, 3)
+    assert len(top) == 3 and any("expand its influence beyond the South Caucasus" in s for s in top), top
+    assert ranker.rank("Who gave Syria humanitarian aid?", idx.passages, 1) == [
+        "Azerbaijan has also provided humanitarian aid to Syria, further solidifying its commitment."
+    ]
+    every = ranker.rank("Will the partnership become an alliance?", idx.passages, 100)
+    text = ARTICLE.read_text(encoding="utf-8")
+    assert every and all(s in text and not s.endswith("?") for s in every)
+    assert not any(s.startswith("Azerbaijan’s Bold Move") for s in every)  # the title asserts nothing
+    assert ranker.rank("anything", [], 3) == [] and ranker.rank("anything", idx.passages, 0) == []
