@@ -2,9 +2,10 @@
 evaluation share.
 
 ``Assistant.stream`` is the pipeline, one named step each: clean the question -> rewrite a follow-up ->
-retrieve -> check the question (``checks``) -> write sentences under the instruction for the question's kind
-(``prompts``) -> ground every sentence as it is finished (``grounding``) -> retry narrower / restate a fact /
-verify -> check the answer (``checks``) -> cite and compose (``synthesis``). The model only writes; whether to
+retrieve -> check the question (``checks``) -> gate (does the plain reply answer? then show the closest sentences)
+-> write sentences under the instruction for the question's kind (``prompts``) -> ground every sentence as it is
+finished (``grounding``) -> fall back / retry narrower / restate a fact / verify -> check the answer (``checks``) ->
+cite and compose (``synthesis``). The model only writes; whether to
 answer is decided from signals the system has, and any failed signal means an abstention.
 """
 
@@ -69,6 +70,7 @@ class Run:
     raw: str = ""
     claims: list[Claim] = field(default_factory=list)
     reason: str | None = None  # the first failed signal: an abstention
+    evidence: bool = False  # the model is shown the sentences closest to the question (``gate``)
     key: str = field(default_factory=lambda: uuid.uuid4().hex)  # names the model state kept between its turns
 
     @property
@@ -116,7 +118,9 @@ class Assistant:
         self.retrieve(run)
         self.check_question(run)
         if run.reason is None or self.settings.check_all:
+            self.gate(run)
             yield from self.write(run)
+            yield from self.fall_back(run)
             self.retry(run)
             self.restate(run)
             self.verify(run)
@@ -170,12 +174,51 @@ class Assistant:
         run.signals["open_question"] = checks.OPEN if run.raised is not None else None
         run.reason = self._failed(run.signals, checks.BEFORE)
 
+    def gate(self, run: Run) -> None:
+        """For the kinds shown the closest sentences (``evidence_kinds``): whether to answer at all is decided
+        without them, by the first sentence the model writes as before passing every check.
+
+        Shown the sentences, the 1.5B model words an answer from them far more often, but it also strings their
+        words into an invented answer to a question the article does not answer ("The president of Turkey is
+        Ilham Aliyev"), which the word-level grounding keeps (docs/quality.md). So the plain reply decides; it is
+        stopped as soon as a sentence passes, and is not shown.
+        """
+        if not self._shows_evidence(run.kind):
+            return
+        t = time.perf_counter()
+        claims: list[Claim] = []
+        raw = ""
+        pieces = self.generate(run.kind, run.passages, run.standalone)
+        grounded = ground_stream(pieces, run.standalone, run.kind, run.passages, run.vocab, claims)
+        try:
+            for event, value in grounded:
+                if event == "token":
+                    raw += value
+                elif value.kept:
+                    break
+        finally:
+            grounded.close()
+            pieces.close()
+        signals = checks.answer_signals(run.standalone, run.kind, raw, claims)
+        run.evidence = self._failed(signals, checks.AFTER) is None
+        run.timings["gate_s"] = run.since(t)
+
+    def fall_back(self, run: Run) -> Iterator[tuple[str, object]]:
+        """An answer written from the shown sentences that fails its checks is written again as before, so the
+        sentences never cost an answer the plain reply would have given."""
+        if not (run.evidence and self._failed(run.signals, checks.AFTER)):
+            return
+        run.evidence, run.claims, run.raw = False, [], ""
+        for name in checks.AFTER:
+            run.signals.pop(name, None)
+        yield from self.write(run)
+
     def write(self, run: Run) -> Iterator[tuple[str, object]]:
         """The model writes; each finished sentence is grounded at once and streamed when it is kept."""
         run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + _timed(self.warm)
         self.check_tokens(run.standalone)
         t = time.perf_counter()
-        pieces = self.generate(run.kind, run.passages, run.standalone, keep=self._keep_key(run))
+        pieces = self.generate(run.kind, run.passages, run.standalone, keep=self._keep_key(run), evidence=run.evidence)
         for event, value in ground_stream(pieces, run.standalone, run.kind, run.passages, run.vocab, run.claims):
             if event == "token":
                 run.timings.setdefault("first_token_s", run.since(run.t0))
@@ -197,7 +240,8 @@ class Assistant:
             return
         t = time.perf_counter()
         run.claims = []
-        run.raw = "".join(self.generate(run.kind, narrow, run.standalone, keep=self._keep_key(run)))
+        reply = self.generate(run.kind, narrow, run.standalone, keep=self._keep_key(run), evidence=run.evidence)
+        run.raw = "".join(reply)
         for _ in ground_stream(iter([run.raw]), run.standalone, run.kind, narrow, run.vocab, run.claims):
             pass
         run.timings["retry_s"] = run.since(t)
@@ -221,7 +265,7 @@ class Assistant:
         inputs = {
             "context": self.format_context(passages), "question": run.standalone, "reply": run.raw.strip(),
             "instruction": self.prompts.instruction(SPECS["fact"]),
-            "evidence": self.evidence(SPECS["fact"], passages, run.standalone),  # the answer turn, as it was
+            "evidence": self.evidence(passages, run.standalone) if run.evidence else "",  # the answer turn, as it was
         }  # fmt: skip
         chain = self.prompts.restate_chain(
             self.chat, SPECS["explain"].max_tokens, resume=self._keep_key(run), first=self._first(run.kind)
@@ -310,12 +354,15 @@ class Assistant:
     def condense_chain(self):
         return self.prompts.condense_chain(self.chat)
 
-    def generate(self, kind: Kind, passages: list[Passage], question: str, keep: str | None = None) -> Iterator[str]:
-        """The model's reply, piece by piece, under the kind's instruction and length."""
+    def generate(
+        self, kind: Kind, passages: list[Passage], question: str, keep: str | None = None, evidence: bool = False
+    ) -> Iterator[str]:
+        """The model's reply, piece by piece, under the kind's instruction and length (``evidence``: shown the
+        sentences of ``passages`` closest to the question)."""
         inputs = {
             "context": self.format_context(passages), "question": question,
             "instruction": self.prompts.instruction(kind, question),
-            "evidence": self.evidence(kind, passages, question),
+            "evidence": self.evidence(passages, question) if evidence else "",
         }  # fmt: skip
         first = self._first(kind)
         kept = first and self.full_context() and inputs["context"] == self._whole_context()  # what ``warm`` holds
@@ -323,11 +370,13 @@ class Assistant:
         chain = self.prompts.answer_chain(self.chat, kind.max_tokens, keep=keep, first=first, head=head)
         yield from chain.stream(inputs)
 
-    def evidence(self, kind: Kind, passages: list[Passage], question: str) -> str:
-        """The sentences of ``passages`` closest to the question, for the kinds that are shown them."""
-        if not self.settings.evidence_for(kind.name) or self._first(kind):
-            return ""
+    def evidence(self, passages: list[Passage], question: str) -> str:
+        """The sentences of ``passages`` closest to the question, as the answer turn shows them."""
         return self.prompts.evidence(self.ranker.rank(question, passages, self.settings.evidence_k))
+
+    def _shows_evidence(self, kind: Kind) -> bool:
+        """Questions of ``kind`` are shown the closest sentences (not with the instruction first: its kept head)."""
+        return self.settings.evidence_for(kind.name) and not self._first(kind)
 
     def _first(self, kind: Kind) -> bool:
         """The kind's instruction goes before the question, kept evaluated with the article (``instruction_first``)."""

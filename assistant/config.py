@@ -103,10 +103,10 @@ class Settings(BaseModel):
         "first words ~0.5 s sooner, but the answers change (docs/quality.md). Off by default.",
     )
     evidence_kinds: str = Field(
-        "",
+        "explain,describe,list",
         description="Comma-separated kinds (or 'all') whose question is shown with the article sentences closest to "
-        "it (prompts/evidence.md), ranked by the embedding model; with the instruction first it is not shown. Off by "
-        "default: more reader questions answered, but invented answers to unanswerable ones (docs/quality.md).",
+        "it (prompts/evidence.md), ranked by the embedding model, once the reply without them has shown that the "
+        "question is answered (Assistant.gate); not with the instruction first. Empty: off (docs/quality.md).",
     )
     evidence_k: int = Field(3, description="How many sentences ``evidence_kinds`` questions are shown.")
     disabled_signals: str = Field(

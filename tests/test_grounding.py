@@ -219,9 +219,49 @@ def test_an_open_question_is_answered_as_such_with_the_article_question_cited(sc
 
 
 def test_a_reader_question_is_shown_its_closest_sentences_and_a_fact_is_not(scripted, monkeypatch):
-    """What the model reads with ``evidence_kinds``: between the question and its instruction, the article
-    sentences the embedding model ranks closest, as exact text of the article; a fact's turn is unchanged, and
-    so is every turn by default (the option is off)."""
+    """What the model reads with ``evidence_kinds``: first the turn as before (the gate, which decides whether to
+    answer at all), then, between the question and its instruction, the article sentences the embedding model
+    ranks closest, as exact text of the article. A fact's turns are unchanged unless named (the default names
+    explanations, descriptions and lists), and with the setting empty every turn is as it was."""
+    good = "Azerbaijan reopened its embassy in Damascus."
+    assert scripted.settings.evidence_for("explain") and not scripted.settings.evidence_for("fact")
+    monkeypatch.setattr(scripted, "settings", scripted.settings.model_copy(update={"evidence_kinds": ""}))
+    assert _turns(scripted, "What's in it for Azerbaijan?", [good]) == [
+        "Question: What's in it for Azerbaijan?\n\n"
+        "Answer in one to three sentences that give the reasons the article states, using its own words.\n"
+    ]
+    monkeypatch.setattr(scripted, "settings", scripted.settings.model_copy(update={"evidence_kinds": "explain,fact"}))
+    gate, why = _turns(scripted, "What's in it for Azerbaijan?", [good, good])
+    assert "closest to the question" not in gate
+    head, _, rest = why.partition("\n\nThe sentences of the article closest to the question:\n")
+    listed = [line[2:] for line in rest.split("\n\n")[0].splitlines()]
+    assert head == "Question: What's in it for Azerbaijan?" and len(listed) == scripted.settings.evidence_k
+    assert all(s in ARTICLE.read_text(encoding="utf-8") for s in listed)
+    assert "For Azerbaijan, it’s a chance to expand its influence beyond the South Caucasus." in listed
+    assert rest.rstrip().endswith("using its own words.")
+    fact = _turns(scripted, "Who led the delegation to Damascus?", [good, good, good])[1]
+    assert fact.startswith("Question: Who led the delegation to Damascus?\n\nThe sentences of the article closest")
+    monkeypatch.setattr(scripted, "settings", scripted.settings.model_copy(update={"evidence_kinds": "explain"}))
+    assert not any("closest" in t for t in _turns(scripted, "Who led the delegation to Damascus?", [good, good]))
+
+
+def test_the_plain_reply_decides_whether_a_question_shown_sentences_is_answered(scripted, monkeypatch):
+    """Shown sentences, the model can string their words into an invented answer; whether to answer is therefore
+    decided by the plain reply (the gate), and an answer from the sentences that fails its checks gives way to the
+    plain one."""
+    monkeypatch.setattr(scripted, "settings", scripted.settings.model_copy(update={"evidence_kinds": "explain"}))
+    invented, plain = "Azerbaijan sent 300 engineers to Syria.", "Azerbaijan reopened its embassy in Damascus."
+    question = "Why did Azerbaijan send engineers to Syria?"
+    turns = _turns(scripted, question, [invented, invented])  # the gate fails: the question is asked as before
+    assert len(turns) == 2 and not any("closest" in t for t in turns)
+    assert _answer(scripted, question, [invented, invented]).abstained
+    turns = _turns(scripted, question, [plain, invented, plain])  # the gate passes, the shown turn fails
+    assert ["closest" in t for t in turns] == [False, True, False]
+    ans = _answer(scripted, question, [plain, invented, plain])
+    assert not ans.abstained and "embassy" in ans.text and "300" not in ans.text
+
+
+def _run(a: Assistant, question: str, replies: list[str]):
     from langchain_core.callbacks import BaseCallbackHandler
 
     seen: list[str] = []
@@ -230,24 +270,14 @@ def test_a_reader_question_is_shown_its_closest_sentences_and_a_fact_is_not(scri
         def on_chat_model_start(self, serialized, messages, **kw):
             seen.append(messages[0][-1].content)
 
-    def turn(question: str) -> str:
-        seen.clear()
-        scripted._chat = FakeListChatModel(responses=["Azerbaijan reopened its embassy."] * 2, callbacks=[Prompts()])
-        scripted.answer(question)
-        return seen[0]
+    a._chat = FakeListChatModel(responses=replies, callbacks=[Prompts()])
+    return seen, a.answer(question)
 
-    assert turn("What's in it for Azerbaijan?") == "Question: What's in it for Azerbaijan?\n\n" + (
-        "Answer in one to three sentences that give the reasons the article states, using its own words.\n"
-    )
-    monkeypatch.setattr(scripted, "settings", scripted.settings.model_copy(update={"evidence_kinds": "explain,fact"}))
-    why = turn("What's in it for Azerbaijan?")
-    head, _, rest = why.partition("\n\nThe sentences of the article closest to the question:\n")
-    listed = [line[2:] for line in rest.split("\n\n")[0].splitlines()]
-    assert head == "Question: What's in it for Azerbaijan?" and len(listed) == scripted.settings.evidence_k
-    assert all(s in ARTICLE.read_text(encoding="utf-8") for s in listed)
-    assert "For Azerbaijan, it’s a chance to expand its influence beyond the South Caucasus." in listed
-    assert rest.rstrip().endswith("using its own words.")
-    fact = turn("Who led the delegation to Damascus?")
-    assert fact.startswith("Question: Who led the delegation to Damascus?\n\nThe sentences of the article closest")
-    monkeypatch.setattr(scripted, "settings", scripted.settings.model_copy(update={"evidence_kinds": "explain"}))
-    assert "closest to the question" not in turn("Who led the delegation to Damascus?")
+
+def _turns(a: Assistant, question: str, replies: list[str]) -> list[str]:
+    """The question turns the model read, in order."""
+    return _run(a, question, replies)[0]
+
+
+def _answer(a: Assistant, question: str, replies: list[str]):
+    return _run(a, question, replies)[1]
