@@ -290,3 +290,26 @@ def _count_evals(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(llama_cpp.Llama, "eval", counting_eval)
     return read
+
+
+def test_a_gated_first_question_reads_the_article_as_every_question_does(settings, tmp_path):
+    """The gate is a model call before ``write``: it must start from the article's evaluated (and saved) state too.
+    Asked first in a fresh process-like state (nothing cached, no state file), a why-question leaves the article's
+    state on disk and gets the same answer as when the state was already there (seen on SQuAD before this was
+    mended: the gate read the article itself, the state was then taken as held and never saved, and the numbers
+    of every later answer on that text differed)."""
+    from assistant.answering import Assistant
+    from assistant.kinds import classify
+
+    q = "Why is Azerbaijan betting on Syria?"
+    fresh = Assistant(settings.model_copy(update={"index_dir": tmp_path / "index"}))
+    assert fresh.settings.evidence_for(classify(q).name)
+    llama = fresh.chat.llama
+    llama.reset()
+    llama._ctx.kv_cache_clear()
+    first = fresh.answer(q)
+    assert "gate_s" in first.timings and list((tmp_path / "index" / "llm-state").glob("prefix-*.llstate"))
+    llama.reset()
+    llama._ctx.kv_cache_clear()
+    again = fresh.answer(q)  # the state now comes from its file
+    assert not first.abstained and first.text == again.text, (first.text, again.text)
