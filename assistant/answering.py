@@ -185,6 +185,7 @@ class Assistant:
         """
         if not self._shows_evidence(run.kind):
             return
+        self.check_tokens(run.standalone)
         run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + _timed(self.warm)  # the article's state, as ``write``
         t = time.perf_counter()
         claims: list[Claim] = []
