@@ -6,8 +6,9 @@ that failed. Switching a signal off is then exact arithmetic on the recorded ver
 when any *other* signal failed, and otherwise gives the model's answer, which is scored like any answer.
 (Switching off the retry cannot be replayed this way; it has its own setting, ``ASSISTANT_RETRY_K=0``.)
 
-The curve varies the main threshold, the share of the question's terms found in the sources
-(``ASSISTANT_MIN_TERM_COVERAGE``), from 0 to 1 over the recorded coverage of each question.
+The curve adds a rule the assistant does not ship: declining when less than a share of the question's terms occur
+in the sources, that share varied from 0 to 1 over the recorded coverage of each question (``checks.term_coverage``).
+It shows what such a word rule would buy and cost on a set.
 """
 
 from __future__ import annotations
@@ -35,10 +36,9 @@ def _score(results: list[dict], off: set[str], threshold: float | None = None) -
     has = no = has_ok = no_ok = abst = abst_ok = 0
     for r in results:
         sig = r["signals"]
-        failed = any(sig.get(s) for s in SIGNALS if s not in off and s != "term_coverage")
-        if "term_coverage" not in off:
-            t = threshold if threshold is not None else None
-            failed |= bool(sig.get("term_coverage")) if t is None else float(sig.get("coverage", 1.0)) < t
+        failed = any(sig.get(s) for s in SIGNALS if s not in off)
+        if threshold is not None:
+            failed |= float(sig.get("coverage", 1.0)) < threshold
         if r["expect_abstain"]:
             no += 1
             no_ok += failed
@@ -85,7 +85,7 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def plot(points: list[dict], chosen: float, path: Path) -> None:
+def plot(points: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,23 +97,18 @@ def plot(points: list[dict], chosen: float, path: Path) -> None:
     ax.plot([p["abstention_recall"] for p in pts], [p["abstention_precision"] for p in pts], "o-", ms=3)
     for p in pts[:: max(1, len(pts) // 7)]:
         ax.annotate(f"{p['threshold']:.2f}", (p["abstention_recall"], p["abstention_precision"]), fontsize=7)
-    if pts:
-        best = min(pts, key=lambda p: abs(p["threshold"] - chosen))
-        star = ([best["abstention_recall"]], [best["abstention_precision"]])
-        ax.plot(*star, "r*", ms=14, label=f"chosen {chosen:.2f}")
-        ax.legend()
-    else:
+    if not pts:
         ax.text(0.5, 0.5, "no threshold gives both precision and recall", ha="center", transform=ax.transAxes)
     ax.set_xlabel("abstention recall (unanswerable questions declined)")
     ax.set_ylabel("abstention precision (declines that were right)")
-    ax.set_title("Abstention as the term-coverage threshold varies")
+    ax.set_title("Abstention if questions with low term coverage were declined")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def write_report(results_json: Path, chosen: float) -> Path:
+def write_report(results_json: Path) -> Path:
     """Write ablation.md, ablation.json and abstention_curve.png next to ``results.json``."""
     data = json.loads(Path(results_json).read_text(encoding="utf-8"))
     results = [r for r in data["results"] if r.get("signals") and not r.get("error")]
@@ -123,21 +118,18 @@ def write_report(results_json: Path, chosen: float) -> Path:
     rows, points = ablation(results), curve(results)
     (out / "ablation.json").write_text(json.dumps({"ablation": rows, "curve": points}, indent=2))
     (out / "ablation.md").write_text(markdown(rows) + "\n")
-    plot(points, chosen, out / "abstention_curve.png")
+    plot(points, out / "abstention_curve.png")
     return out / "ablation.md"
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m assistant.ablation reports/eval-X/results.json [chosen-threshold]``"""
+    """``python -m assistant.ablation reports/eval-X/results.json``"""
     import sys
-
-    from .config import Settings
 
     args = sys.argv[1:] if argv is None else argv
     if not args:
         raise SystemExit(main.__doc__)
-    chosen = float(args[1]) if len(args) > 1 else Settings.model_fields["min_term_coverage"].default
-    path = write_report(Path(args[0]), chosen)
+    path = write_report(Path(args[0]))
     print(path.read_text())
     print(f"Curve: {path.parent / 'abstention_curve.png'}")
 

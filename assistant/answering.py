@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import checks
+from . import checks, outcomes, structure
 from . import llm as llm_mod
 from .citations import Sentence
 from .config import Settings
@@ -31,7 +31,7 @@ from .kinds import SPECS, Kind, classify, normalize_chat
 from .prompts import Prompts
 from .retrieval import Hit, HybridRetriever, SentenceRanker
 from .schema import Answer, InputError
-from .synthesis import abstention, compose, raised_answer
+from .synthesis import abstention, compose, quoted_answer, raised_answer, structure_answer
 from .text import Vocabulary, content_words, stem
 
 
@@ -49,6 +49,9 @@ class Decision:
     claims: list[Claim] = field(default_factory=list)  # every written sentence, kept or dropped, and why
     phrase: str = ""  # a fact question: the phrase the model found, before it was said as a sentence
     signals: dict = field(default_factory=dict)  # signal name -> reason it failed, or None; plus "coverage"
+    outcome: str = ""  # answered, quoted or declined (``outcomes``)
+    quote_features: dict = field(default_factory=dict)  # the quote model's inputs, when a signal failed
+    quote_probability: float | None = None  # its P(the closest sentences hold the answer)
 
 
 @dataclass
@@ -70,6 +73,8 @@ class Run:
     raw: str = ""
     claims: list[Claim] = field(default_factory=list)
     reason: str | None = None  # the first failed signal: an abstention
+    structural: tuple[str, list[Sentence]] | None = None  # the part of the text a question asks for by its place
+    closest: outcomes.Closest = field(default_factory=outcomes.Closest)  # the sentences a quote would quote
     evidence: bool = False  # the model is shown the sentences closest to the question (``gate``)
     key: str = field(default_factory=lambda: uuid.uuid4().hex)  # names the model state kept between its turns
 
@@ -103,6 +108,7 @@ class Assistant:
         self._chat = None
         self._lock = threading.Lock()
         self.prompts = Prompts.load(self.settings.prompts)
+        self.quote_model = outcomes.QuoteModel.load()
 
     # -- the contract --------------------------------------------------------------------------------
     def stream(
@@ -117,7 +123,8 @@ class Assistant:
         self.rewrite(run)
         self.retrieve(run)
         self.check_question(run)
-        if run.reason is None or self.settings.check_all:
+        self.structure(run)
+        if run.structural is None and (run.reason is None or self.settings.check_all):
             self.gate(run)
             yield from self.write(run)
             yield from self.fall_back(run)
@@ -125,6 +132,7 @@ class Assistant:
             self.restate(run)
             self.verify(run)
             run.reason = run.reason or self._failed(run.signals, checks.AFTER)
+        self.decide(run)
         yield from self.finish(run)
 
     def answer(self, question: str, history: list[tuple[str, str]] | None = None, source: str | None = None) -> Answer:
@@ -168,11 +176,20 @@ class Assistant:
     def check_question(self, run: Run) -> None:
         """The signals available before the model: names and terms in the sources, an open question."""
         run.signals.update(
-            checks.question_signals(run.standalone, run.vocab, run.kind, self.settings.min_term_coverage)
+            checks.question_signals(run.standalone, run.vocab, run.kind)
         )
         run.raised = open_question(run.standalone, run.passages)
         run.signals["open_question"] = checks.OPEN if run.raised is not None else None
         run.reason = self._failed(run.signals, checks.BEFORE)
+
+    def structure(self, run: Run) -> None:
+        """A question about the text's own layout (its headline, its n-th paragraph) is answered from the layout,
+        without the model (``structure``); with several articles and none picked, from the best-retrieved one's."""
+        source = run.source or (run.hits[0].passage.source if run.hits else None)
+        if run.reason is not None or source is None:
+            return
+        passages = [p for p in self.index.passages if p.source == source]
+        run.structural = structure.find(run.standalone, self.source_text(source), passages)
 
     def gate(self, run: Run) -> None:
         """For the kinds shown the closest sentences (``evidence_kinds``): whether to answer at all is decided
@@ -306,17 +323,36 @@ class Assistant:
         run.signals["verified"] = checks.UNVERIFIED if declined else None
         run.timings["verify_s"] = run.since(t)
 
-    def finish(self, run: Run) -> Iterator[tuple[str, object]]:
-        """The decision, then the answer: cited sentences, the open-question reply, or an abstention."""
+    def decide(self, run: Run) -> None:
+        """The outcome (``outcomes.choose``): answered, or, when a signal failed, the article's closest sentences
+        quoted if the fitted quote model finds them close enough, else declined."""
         d = run.decision
         d.raw, d.claims = run.raw, run.claims
+        probability = None
+        if run.reason is not None and not any(run.signals.get(n) for n in outcomes.NEVER_QUOTED):
+            model = self.quote_model
+            scored = self.ranker.closest(run.standalone, run.passages, model.k, model.lexical_weight)
+            run.closest = outcomes.Closest([s for s, _ in scored], [sim for _, sim in scored])
+            d.quote_features = outcomes.features(run.standalone, run.closest, run.vocab)
+            probability = round(self.quote_model.probability(d.quote_features), 4) if scored else None
+            d.quote_probability = probability
+        d.outcome = outcomes.choose(run.signals, run.reason, probability, self.quote_model.threshold)
+        if run.reason is not None:
+            d.reasons.append(run.reason)
+
+    def finish(self, run: Run) -> Iterator[tuple[str, object]]:
+        """The decision, then the answer: cited sentences, the closest sentences quoted, the open-question reply,
+        or a decline."""
         run.timings["total_s"] = run.since(run.t0)
+        d = run.decision
         yield "decision", d
-        if run.reason is None:
+        if d.outcome == outcomes.ANSWERED and run.structural is not None:
+            yield "answer", structure_answer(*run.structural, self.source_text, run.timings, self.model)
+        elif d.outcome == outcomes.ANSWERED:
             yield "answer", self.compose(run.kept, run.standalone, run.timings, d.phrase)
-            return
-        d.reasons.append(run.reason)
-        if run.reason == checks.OPEN and run.raised is not None:
+        elif d.outcome == outcomes.QUOTED:
+            yield "answer", quoted_answer(run.closest.sentences, self.source_text, run.timings, self.model)
+        elif run.reason == checks.OPEN and run.raised is not None:
             yield "answer", raised_answer(run.raised, self.source_text, run.timings, self.model)
         else:
             yield "answer", abstention(run.timings, self.model)

@@ -183,6 +183,7 @@ class ChatHandlers:
             "question": asked,
             "text": answer.get("text", ""),
             "abstained": bool(answer.get("abstained", False)),
+            "status": answer.get("status"),
             "citations": answer.get("citations", []),
             "answer": answer or None,
             "reasons": (turn or {}).get("reasons", []),

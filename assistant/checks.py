@@ -37,10 +37,6 @@ SIGNALS: tuple[Signal, ...] = (
            "every capitalised name (at least half its words), every numeral and the thing a \"what is the …\" "
            "asks about must occur in the sources",
            "\"Who won the 2022 FIFA World Cup?\", \"What is the capital of Azerbaijan?\""),
-    Signal("term_coverage", "question", "key-term coverage",
-           "at least 30 % of the question's content words occur in the sources (`ASSISTANT_MIN_TERM_COVERAGE`); "
-           "words about the text itself (\"summarize\", \"list the people named\") are not counted",
-           "general-knowledge questions"),
     Signal("open_question", "question", "an open question of the article",
            "the question asks again one of the article's own questions about what will or could happen (word "
            "overlap ≥ 50 % both ways): the reply is \"The article raises this question but does not answer it "
@@ -92,7 +88,7 @@ _NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 META_WORDS = set(
     """summarize summarise summary summaries gist main point points key takeaway takeaways overview recap tl dr
     tldr brief briefly nutshell list name names named people person persons countries country places items
-    mentioned mentions piece story post explain""".split()
+    mentioned mentions piece story post explain headline title heading paragraph paragraphs para article text""".split()
 )
 _HEAD = re.compile(r"^\s*(?:what|who|which)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+the\s+([a-z]{3,})\b", re.IGNORECASE)
 # A question that asks for an amount or a time must get one ("How much aid?" is not answered by "aid").
@@ -148,11 +144,12 @@ def term_coverage(question: str, vocab: Vocabulary, kind: Kind) -> float:
     return vocab.coverage(terms) if terms and kind.name != "summary" else 1.0
 
 
-def question_signals(question: str, vocab: Vocabulary, kind: Kind, min_coverage: float) -> dict:
-    """The signals about the question itself, and its term coverage (a number, kept for threshold curves)."""
+def question_signals(question: str, vocab: Vocabulary, kind: Kind) -> dict:
+    """The signals about the question itself, and its term coverage (a number, recorded for the ablation's curve;
+    it no longer declines a question: a reader's own wording, "the key figures in this story", is not a sign that
+    the article is silent)."""
     coverage = term_coverage(question, vocab, kind)
-    low = "most of the question's terms do not occur in the sources" if coverage < min_coverage else None
-    return {"unknown_names": unknown_names(question, vocab), "coverage": round(coverage, 4), "term_coverage": low}
+    return {"unknown_names": unknown_names(question, vocab), "coverage": round(coverage, 4)}
 
 
 # -- after the model -----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The ``assistant`` command: a thin shell over the library (ask, chat, index, ui, eval)."""
+"""The ``assistant`` command: a thin shell over the library (ask, chat, index, ui, eval, calibrate)."""
 
 from __future__ import annotations
 
@@ -96,6 +96,33 @@ def index(ctx, force):
 
 
 @main.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write the model (default: the shipped one).")
+@click.pass_context
+def calibrate(ctx, files, out):
+    """Refit the quote model on calibration data (default: ../shared/eval/squad2_calib_600w.jsonl and
+    quail_calib.jsonl). Never give it the evaluation files: they report results."""
+    from .calibration import calibrate as fit
+    from .calibration import default_files
+    from .outcomes import MODEL_FILE
+
+    s = _settings(ctx)
+    paths = list(files) or default_files(s)
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        _fail(AssistantError(f"calibration data not found: {', '.join(missing)}"))
+    try:
+        model = fit(paths, s, out or MODEL_FILE, progress=lambda m: click.echo(m, err=True))
+    except AssistantError as exc:
+        _fail(exc)
+    f = model.fitted
+    click.echo(
+        f"Quote model fitted on {f['examples']} questions ({f['useful']} with the answer in their closest sentences): "
+        f"cross-validated AUC {f['cv_auc']}, threshold {model.threshold} -> {out or MODEL_FILE}"
+    )
+
+
+@main.command()
 @click.pass_context
 def chat(ctx):
     """A conversation in the terminal (empty line or Ctrl-D to quit)."""
@@ -157,7 +184,7 @@ def eval_command(ctx, sets, out, baseline, minimums, maximums, limit, sample, ta
     if ablation:
         from .ablation import write_report
 
-        table = write_report(out / "results.json", settings.min_term_coverage)
+        table = write_report(out / "results.json")
         click.echo("\nAblation (each abstention signal switched off in turn):\n" + table.read_text())
         click.echo(f"Ablation: {table}  {table.parent / 'abstention_curve.png'}")
     ctx.exit(code)

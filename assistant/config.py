@@ -125,11 +125,6 @@ class Settings(BaseModel):
     feedback_path: Path | None = Field(None, description="Thumbs up/down log (default: <root>/reports/feedback.jsonl).")
     queue_size: int = Field(32, description="Requests waiting for the model before new ones are told it is busy.")
 
-    # answerability
-    min_term_coverage: float = Field(
-        0.3, description="Share of the question's key terms that must occur in the corpus to attempt an answer."
-    )
-
     @model_validator(mode="after")
     def _url_implies_openai(self) -> Settings:
         # Setting only ASSISTANT_LLM_URL is the obvious way to say "use that server".

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable
 
 from .schema import InputError
-from .synthesis import short_form
+from .synthesis import QUOTE_LEAD, short_form
 from .text import content_words, stem
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -77,7 +77,7 @@ def resolve_reference(question: str, previous_answer: str, previous_question: st
     met at the Antalya Diplomacy Forum") gives only what it adds to its question ("the Antalya Diplomacy Forum").
     """
     ref = re.sub(r"\s*\[\d+\]", "", previous_answer).strip().rstrip(".").strip()
-    if not ref or ref.startswith("The article does not say"):
+    if not ref or ref.startswith(("The article does not say", QUOTE_LEAD)):  # a decline or a quote names nothing
         return question
     if previous_question:
         ref = short_form(ref, previous_question)

@@ -42,6 +42,7 @@ from .scoring import (
     fold,
     judge_option,
     prediction,
+    quote_useful,
     squad_scores,
 )
 
@@ -185,6 +186,7 @@ def _answer_record(answer: Answer | None) -> dict:
         "short": answer.short if answer is not None else "",
         "prediction": prediction(answer),
         "abstained": bool(answer.abstained) if answer is not None else False,
+        "outcome": answer.status if answer is not None else None,
         "citations": [c.model_dump() for c in answer.citations] if answer is not None else [],
         "model": answer.model if answer is not None else "",
         "timings": dict(answer.timings) if answer is not None else {},
@@ -199,6 +201,8 @@ def _decision_record(decision) -> dict:
         "raw": getattr(decision, "raw", "") or "",
         "verify_raw": getattr(decision, "verify_raw", "") or "",  # the reply over the cited sentences alone
         "signals": dict(getattr(decision, "signals", {}) or {}),
+        "quote_probability": getattr(decision, "quote_probability", None),
+        "quote_features": dict(getattr(decision, "quote_features", {}) or {}),
         "hits": [_hit_record(h) for h in getattr(decision, "hits", []) or []],
     }
 
@@ -238,7 +242,15 @@ def judge(
         "squad": _squad_record(q, pred),
         "quail": quail,
         "reference_f1": f1_score(pred, q.reference) if q.reference and not q.expect_abstain else None,
+        "quote_useful": _quote_useful(q, answer),
     }
+
+
+def _quote_useful(q: Question, answer: Answer | None) -> bool | None:
+    """For a ``quoted`` reply: whether the quote holds what the question asks for (None for any other reply)."""
+    if answer is None or answer.status != "quoted":
+        return None
+    return quote_useful(q, " ".join(s.text for s in answer.sentences))
 
 
 def run_question(assistant, q: Question, set_name: str = "") -> dict:

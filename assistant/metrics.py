@@ -38,6 +38,13 @@ Metrics (fractions in [0, 1], ``None`` when nothing was there to measure; see ``
   combined (the QuAIL paper's text-based types; the file's own ``text_based`` flag leaves Causality out, so
   the flag is not used here); ``quail_unanswerable_declined``: unanswerable QuAIL questions where it
   abstained / unanswerable QuAIL questions.
+- Quotes (``outcome`` ``quoted``: no checked answer, the article's closest sentences quoted verbatim; still an
+  abstention above): ``quoted_rate``: quoted / questions without an error; ``quote_useful``: quotes holding what the
+  question asks for (``scoring.quote_useful``: a SQuAD gold answer as whole normalised words, the QuAIL gold option
+  picked by the quote, a YAML question's ``must_include`` groups or else its ``cite`` text) / quotes;
+  ``quoted_answerable``: quotes on answerable questions / quotes; ``answered_or_quote_useful``: answerable questions
+  that passed or were usefully quoted / answerable questions; ``quail_text_based_answered_or_quoted`` the same over
+  QuAIL's text-based types, with the option rule for "right".
 - ``retrieval_recall_at_k``: over questions with a target (a ``cite`` text, or SQuAD gold answers), the
   share whose retrieved passages (``Decision.hits``, k = settings.k) contain the target in one passage
   (cite: normalised substring; gold: SQuAD-normalised whole words).
@@ -96,6 +103,11 @@ RATIO_METRICS = (
     "quail_text_based_accuracy",
     *(f"quail_{t.lower()}_accuracy" for t in QUAIL_TYPES),
     "quail_unanswerable_declined",
+    "quoted_rate",
+    "quote_useful",
+    "quoted_answerable",
+    "answered_or_quote_useful",
+    "quail_text_based_answered_or_quoted",
 )
 SECONDS_METRICS = ("latency_median_s", "latency_p95_s")
 METRICS = RATIO_METRICS + SECONDS_METRICS
@@ -122,6 +134,11 @@ LABELS = {
     "quail_text_based_accuracy": "QuAIL text-based accuracy",
     **{f"quail_{t.lower()}_accuracy": f"QuAIL: {t.replace('_', ' ').lower()}" for t in QUAIL_TYPES},
     "quail_unanswerable_declined": "QuAIL unanswerable declined",
+    "quoted_rate": "quoted (of all questions)",
+    "quote_useful": "quotes holding the answer",
+    "quoted_answerable": "quotes on answerable questions",
+    "answered_or_quote_useful": "answered right or usefully quoted",
+    "quail_text_based_answered_or_quoted": "QuAIL text-based: right or usefully quoted",
     "latency_median_s": "latency median (s)",
     "latency_p95_s": "latency p95 (s)",
 }
@@ -151,6 +168,7 @@ def compute_metrics(results: list[dict]) -> dict:
         **_squad_fractions(results),
         **_sentence_fractions(done),
         **_quail_fractions(results),
+        **_quote_fractions(results, done),
     }
     metrics: dict[str, float | None] = {name: (num / den) if den else None for name, (num, den) in fractions.items()}
     latencies = [r["timings"]["total_s"] for r in done if "total_s" in r["timings"]]
@@ -256,6 +274,25 @@ def _quail_fractions(results: list[dict]) -> dict[str, tuple[int, int]]:
         **{f"quail_{t.lower()}_accuracy": _right(group) for t, group in of_type.items()},
         "quail_unanswerable_declined": (sum(r["abstained"] for r in impossible), len(impossible)),
     }
+
+
+def _quote_fractions(results: list[dict], done: list[dict]) -> dict[str, tuple[int, int]]:
+    """How often a question ended quoted, how often the quote held the answer, and right-or-usefully-quoted."""
+    quoted = [r for r in done if r.get("outcome") == "quoted"]
+    answerable = [r for r in results if not r["expect_abstain"]]
+    useful = sum(1 for r in answerable if r["passed"] or r.get("quote_useful"))
+    out = {
+        "quoted_rate": (len(quoted), len(done)),
+        "quote_useful": (sum(bool(r.get("quote_useful")) for r in quoted), len(quoted)),
+        "quoted_answerable": (sum(1 for r in quoted if not r["expect_abstain"]), len(quoted)),
+        "answered_or_quote_useful": (useful, len(answerable)),
+    }
+    text_based = [r for r in results if r.get("quail") and r["quail"]["type"] in TEXT_BASED_TYPES]
+    if text_based:
+        out["quail_text_based_answered_or_quoted"] = (
+            sum(1 for r in text_based if r["quail"]["right"] or r.get("quote_useful")), len(text_based)
+        )  # fmt: skip
+    return out
 
 
 def summarize(results: list[dict]) -> dict:

@@ -66,18 +66,36 @@ def _with_chips(answer: Answer, source_text) -> str:
 
 
 def render_answer(answer: Answer, source_text, decision=None) -> str:
+    if answer.status == "quoted":
+        return render_quote(answer, decision, source_text)
     if answer.abstained:
         return render_abstention(answer, decision, source_text)
-    sources = "".join(
+    meta = _meta(answer)
+    return (
+        f'<div class="msg-answer"><p class="answer-text">{_with_chips(answer, source_text)}</p>'
+        f"{_sources(answer, source_text)}{meta}</div>"
+    )
+
+
+def _sources(answer: Answer, source_text, title: str = "Sources") -> str:
+    items = "".join(
         f"<li>{chip(c.source, c.start, c.end, str(c.n), source_text(c.source), 'Show in the article')} "
         f'<q>{_inline(c.quote)}</q> <span class="src-loc">{esc(Path(c.source).name)}, '
         f"characters {c.start}–{c.end}</span></li>"
         for c in answer.citations
     )
-    meta = _meta(answer)
+    return f'<div class="sources"><div class="sources-title">{esc(title)}</div><ol>{items}</ol></div>'
+
+
+def render_quote(answer: Answer, decision, source_text) -> str:
+    """A quoted reply: set apart from an answer (no claim of the assistant's own), the article's words with chips."""
+    reasons = "; ".join(getattr(decision, "reasons", None) or [])
+    why = f'<div class="abstain-why">Not answered in its own words because {esc(reasons)}.</div>' if reasons else ""
     return (
-        f'<div class="msg-answer"><p class="answer-text">{_with_chips(answer, source_text)}</p>'
-        f'<div class="sources"><div class="sources-title">Sources</div><ol>{sources}</ol></div>{meta}</div>'
+        f'<div class="msg-quote"><div class="quote-head"><span class="quote-icon" aria-hidden="true">❝</span> '
+        f'<span class="quote-text">{_with_chips(answer, source_text)}</span></div>'
+        f'<div class="abstain-note">These are the article\'s own sentences, quoted as they stand; no answer is '
+        f"written from them.</div>{why}{_sources(answer, source_text, 'Quoted')}{_meta(answer)}</div>"
     )
 
 
@@ -277,6 +295,8 @@ a.cite-chip:hover, a.cite-chip.chip-on { background: var(--color-accent, #4338ca
 .sources q { font-style: italic; }
 .src-loc, .answer-meta { color: var(--body-text-color-subdued); font-size: 0.8em; }
 .msg-abstain { border-left: 4px solid #9e9e9e; padding: 0.25rem 0 0.25rem 0.75rem; }
+.msg-quote { border-left: 4px solid #c9a227; padding: 0.25rem 0 0.25rem 0.75rem; }
+.msg-quote .quote-text { font-style: italic; }
 .msg-abstain .abstain-head { font-size: 1.05em; }
 .abstain-icon { display: inline-block; width: 1.5em; height: 1.5em; line-height: 1.5em; text-align: center;
   border-radius: 50%; background: #9e9e9e; color: #fff; font-weight: 700; }

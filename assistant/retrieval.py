@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from rank_bm25 import BM25Okapi
 
+from .citations import Sentence, sentences_of
 from .documents import Passage
 from .index import Index, StoreUnavailableError
 from .text import content_words, stem
@@ -96,18 +97,36 @@ class SentenceRanker:
         self._vectors: dict[str, np.ndarray] = {}
 
     def rank(self, question: str, passages: list[Passage], k: int) -> list[str]:
-        texts = list(dict.fromkeys(t for p in passages for t in _sentences(p) if _is_statement(t)))
-        if not texts or k <= 0:
+        return list(dict.fromkeys(s.text for s, _ in self.closest(question, passages, k)))
+
+    def closest(
+        self, question: str, passages: list[Passage], k: int, lexical_weight: float = 0.0
+    ) -> list[tuple[Sentence, float]]:
+        """The ``k`` statements of ``passages`` closest to the question, each with its cosine similarity, best
+        first: by similarity plus ``lexical_weight`` times the share of the question's words the sentence holds
+        (a weight fitted by ``assistant calibrate`` for quotes; 0 for the sentences shown to the model)."""
+        scored = self.scores(question, passages)
+        scored.sort(key=lambda x: -(x[1] + lexical_weight * x[2]))
+        return [(s, sim) for s, sim, _ in scored[: max(k, 0)]]
+
+    def scores(self, question: str, passages: list[Passage]) -> list[tuple[Sentence, float, float]]:
+        """Every statement of ``passages`` (a sentence repeated word for word counts once: its first occurrence)
+        with its cosine similarity to the question and the share of the question's content words it holds."""
+        found: dict[str, Sentence] = {}
+        for s in sentences_of(passages):
+            if _is_statement(s.text):
+                found.setdefault(s.text, s)
+        if not found:
             return []
-        new = [t for t in texts if t not in self._vectors]
+        new = [t for t in found if t not in self._vectors]
         if new:
             self._vectors.update(zip(new, (_unit(v) for v in self.embeddings.embed_documents(new)), strict=True))
         q = _unit(self.embeddings.embed_query(question))
-        return sorted(texts, key=lambda t: -float(self._vectors[t] @ q))[:k]
-
-
-def _sentences(p: Passage) -> list[str]:
-    return [p.text[s.start - p.start : s.end - p.start] for s in p.sentences]
+        terms = set(tokenize(question))
+        return [
+            (s, float(self._vectors[t] @ q), len(terms & set(tokenize(t))) / len(terms) if terms else 0.0)
+            for t, s in found.items()
+        ]
 
 
 def _is_statement(sentence: str) -> bool:

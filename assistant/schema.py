@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
 
 
 class Citation(BaseModel):
@@ -26,7 +28,12 @@ class Answer(BaseModel):
     """``text`` is the reply in full sentences, each ending in its own markers ("... led the delegation [1].").
 
     ``short`` is the shortest form (a phrase, for SQuAD EM/F1); ``sentences`` splits ``text`` with each
-    sentence's own citation numbers. An abstention has no sentences.
+    sentence's own citation numbers.
+
+    ``status`` is how the question ended (``outcomes``): ``answered`` (written sentences, each checked against its
+    citations), ``quoted`` (no checked answer, but the article's closest sentences, verbatim: ``sentences`` are those
+    quotes) or ``declined`` (no sentences; the article's own open question is cited). ``abstained`` is true for
+    ``quoted`` and ``declined``, so every metric defined on abstentions keeps its meaning.
     """
 
     text: str
@@ -34,8 +41,19 @@ class Answer(BaseModel):
     sentences: list[AnswerSentence] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
     abstained: bool = False
+    status: Literal["answered", "quoted", "declined"] | None = None
     timings: dict[str, float] = Field(default_factory=dict)
     model: str = ""
+
+
+    @model_validator(mode="after")
+    def _status_follows_abstained(self) -> Answer:
+        """An answer built without a status (older code, a test) gets the one its ``abstained`` implies."""
+        if self.status is None:
+            self.status = "declined" if self.abstained else "answered"
+        elif self.abstained != (self.status != "answered"):
+            raise ValueError(f"status {self.status!r} contradicts abstained={self.abstained}")
+        return self
 
 
 class AssistantError(Exception):

@@ -226,3 +226,19 @@ def judge_option(q: Question, answer: Answer | None) -> dict:
         "chosen_option": q.options[chosen] if chosen is not None else None,
         "gold_option": q.gold_option,
     }
+
+
+def quote_useful(q: Question, quote: str) -> bool:
+    """Whether a quote holds what an answerable question asks for (a ``quoted`` reply, or the label the quote
+    model is fitted on): a SQuAD gold answer as whole normalised words; for QuAIL, the gold option is the option it
+    picks; for a YAML question, an alternative of every ``must_include`` group, else a ``cite`` text."""
+    if not q.answerable or not quote.strip():
+        return False
+    if q.is_quail:
+        gold = q.options.index(q.gold_option) if q.gold_option in q.options else None
+        return gold is not None and choose_option(quote, q.options) == gold
+    if q.answers:
+        return any(contains_words(quote, a) for a in q.answers)
+    if q.must_include:
+        return all(any(fold(alt) in fold(quote) for alt in group) for group in q.must_include)
+    return any(fold(c) in fold(quote) for c in q.cite)

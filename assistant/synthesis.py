@@ -15,6 +15,7 @@ from .schema import Answer, AnswerSentence, Citation
 from .text import STOPWORDS, content_words, stem, words
 
 RAISED = "The article raises this question but does not answer it"
+QUOTE_LEAD = "The article does not answer this in so many words. The closest it says:"
 
 
 def abstain_text(detail: str = "") -> str:
@@ -22,7 +23,7 @@ def abstain_text(detail: str = "") -> str:
 
 
 def abstention(timings: dict, model: str) -> Answer:
-    return Answer(text=abstain_text(), abstained=True, timings=timings, model=model)
+    return Answer(text=abstain_text(), abstained=True, status="declined", timings=timings, model=model)
 
 
 def compose(
@@ -52,7 +53,33 @@ def raised_answer(sentence: Sentence, source_text: Callable[[str], str], timings
     line = AnswerSentence(text=RAISED, citations=[1])
     return Answer(
         text=with_markers(RAISED, [1]), sentences=[line], citations=[cite(1, sentence, source_text)],
-        abstained=True, timings=timings, model=model,
+        abstained=True, status="declined", timings=timings, model=model,
+    )  # fmt: skip
+
+
+def quoted_answer(sentences: list[Sentence], source_text: Callable[[str], str], timings: dict, model: str) -> Answer:
+    """The article's own sentences, verbatim and cited, under a line that says they are not an answer as such:
+    'The article does not answer this in so many words. The closest it says: "…" [1] "…" [2]'."""
+    ordered = sorted(sentences, key=lambda s: (s.source, s.span.start))
+    lines = [AnswerSentence(text=s.text, citations=[n]) for n, s in enumerate(ordered, start=1)]
+    text = " ".join([QUOTE_LEAD, *(f"\u201c{s.text}\u201d [{n}]" for n, s in enumerate(ordered, start=1))])
+    return Answer(
+        text=text, sentences=lines, citations=[cite(n, s, source_text) for n, s in enumerate(ordered, start=1)],
+        abstained=True, status="quoted", timings=timings, model=model,
+    )  # fmt: skip
+
+
+def structure_answer(
+    what: str, sentences: list[Sentence], source_text: Callable[[str], str], timings: dict, model: str
+) -> Answer:
+    """A part of the text asked for by its place, quoted verbatim: 'The headline is “…” [1].', 'The first
+    paragraph says: “…” [1] “…” [2]'."""
+    lines = [AnswerSentence(text=s.text, citations=[n]) for n, s in enumerate(sentences, start=1)]
+    quotes = " ".join(f"\u201c{s.text}\u201d [{n}]" for n, s in enumerate(sentences, start=1))
+    text = f"The headline is {quotes}." if what == "headline" else f"{what[0].upper()}{what[1:]} says: {quotes}"
+    return Answer(
+        text=text, short=" ".join(s.text for s in sentences), sentences=lines,
+        citations=[cite(n, s, source_text) for n, s in enumerate(sentences, start=1)], timings=timings, model=model,
     )  # fmt: skip
 
 

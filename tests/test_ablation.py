@@ -8,7 +8,7 @@ from assistant.ablation import ablation, curve, write_report
 
 
 def result(expect_abstain: bool, raw: str, answers: list[str], **signals) -> dict:
-    base = {s: None for s in ("injection", "unknown_names", "term_coverage", "model_declined", "echo")}
+    base = {s: None for s in ("injection", "unknown_names", "model_declined", "echo")}
     base |= {"answer_grounded": None, "right_passage": None, "coverage": 1.0}
     base |= signals
     return {"expect_abstain": expect_abstain, "raw": raw, "expected": {"answers": answers}, "signals": base}
@@ -19,7 +19,7 @@ RESULTS = [
     result(False, "Lyon", ["Paris"]),  # answered wrong
     result(False, "NOT IN ARTICLE", ["Nice"], model_declined="declined"),  # missed
     result(True, "2011", [], answer_grounded="number 2011 is not in the article"),  # caught by grounding
-    result(True, "Azerbaijan", [], unknown_names="FIFA", coverage=0.0, term_coverage="low"),  # caught twice
+    result(True, "Azerbaijan", [], unknown_names="FIFA", coverage=0.0),  # caught by its names
 ]
 
 
@@ -29,7 +29,7 @@ def test_ablation_rows():
     assert full["hasans_accuracy"] == 1 / 3 and full["noans_accuracy"] == 1.0
     assert full["abstention_precision"] == 2 / 3
     assert rows["without answer_grounded"]["noans_accuracy"] == 0.5
-    assert rows["without unknown_names"]["noans_accuracy"] == 1.0  # term_coverage still catches it
+    assert rows["without unknown_names"]["noans_accuracy"] == 0.5  # nothing else catches it
     assert rows["none (model answer as is)"]["noans_accuracy"] == 0.0
 
 
@@ -37,10 +37,11 @@ def test_curve_and_report(tmp_path):
     points = curve(RESULTS, steps=3)
     assert [p["threshold"] for p in points] == [0.0, 0.5, 1.0]
     assert points[0]["noans_accuracy"] == 1.0  # the FIFA question is still caught by its names
+    assert points[-1]["noans_accuracy"] == 1.0 and points[-1]["hasans_accuracy"] == 1 / 3  # coverage 1.0: kept
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"results": [dict(r, error=None) for r in RESULTS]}))
-    md = write_report(path, 0.3)
-    assert "without term_coverage" in md.read_text()
+    md = write_report(path)
+    assert "without unknown_names" in md.read_text() and "term_coverage" not in md.read_text()
     assert (tmp_path / "abstention_curve.png").stat().st_size > 1000
 
 
@@ -50,6 +51,6 @@ def test_report_for_a_set_without_unanswerable_questions(tmp_path):
     assert all(p["abstention_recall"] is None for p in curve(answerable))
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"results": answerable}))
-    table = write_report(path, 0.3).read_text()
+    table = write_report(path).read_text()
     assert "| none (model answer as is) | 33.3 % | — | — | — |" in table  # Paris right; Lyon, NOT wrong
     assert (tmp_path / "abstention_curve.png").stat().st_size > 1000

@@ -13,7 +13,7 @@ from assistant.answering import Assistant
 from assistant.citations import Vocabulary, names, numbers, verify
 from assistant.conversation import clean_question, lost_words, resolve_reference
 from assistant.schema import InputError
-from assistant.synthesis import drop_restated
+from assistant.synthesis import QUOTE_LEAD, drop_restated
 
 from .conftest import ARTICLE
 
@@ -52,10 +52,17 @@ def test_correct_reply_gets_exact_citation(scripted):
     ],
 )
 def test_unsupported_replies_become_abstentions(scripted, reply, question):
+    """The reply is never shown: the question is declined, or the article's closest sentences are quoted as they
+    stand (``outcomes``), each quote an exact slice of the file."""
     ans = ask(scripted, reply, question)
-    assert ans.abstained, ans
-    assert ans.text.startswith("The article does not say")
-    assert ans.citations == []
+    assert ans.abstained and ans.status in ("declined", "quoted"), ans
+    assert reply.rstrip(".") not in ans.text
+    if ans.status == "declined":
+        assert ans.text.startswith("The article does not say") and ans.citations == []
+    else:
+        assert ans.text.startswith(QUOTE_LEAD)
+        assert [s.text for s in ans.sentences] == [c.quote for c in ans.citations]
+        assert all(c.quote == ARTICLE.read_text(encoding="utf-8")[c.start : c.end] for c in ans.citations)
 
 
 def test_two_facts_get_two_citations(scripted):

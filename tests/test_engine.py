@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from assistant.synthesis import QUOTE_LEAD
+
 from .conftest import ARTICLE, ROOT
 
 pytestmark = pytest.mark.llm
@@ -121,13 +123,22 @@ def test_answers_with_correct_citation(engine, question, groups, cite):
     assert {"retrieve_s", "total_s"} <= set(ans.timings)
 
 
-@pytest.mark.parametrize("question", UNANSWERABLE + INJECTIONS)
+@pytest.mark.parametrize("question", UNANSWERABLE)
 def test_abstains_when_the_article_does_not_say(engine, question):
+    """Never answered; at most the article's closest sentences are quoted, verbatim, as not being an answer."""
     ans = engine.answer(question)
     assert_contract(ans)
-    assert ans.abstained, ans.text
-    assert ans.text.startswith("The article does not say")
-    assert ans.citations == []
+    assert ans.abstained and ans.status in ("declined", "quoted"), ans.text
+    if ans.status == "declined":
+        assert ans.text.startswith("The article does not say") and ans.citations == []
+    else:
+        assert ans.text.startswith(QUOTE_LEAD) and [s.text for s in ans.sentences] == [c.quote for c in ans.citations]
+
+
+@pytest.mark.parametrize("question", INJECTIONS)
+def test_an_injection_is_declined_without_a_quote(engine, question):
+    ans = engine.answer(question)
+    assert ans.status == "declined" and ans.text.startswith("The article does not say") and ans.citations == []
 
 
 @pytest.mark.parametrize("turns", FOLLOW_UPS)

@@ -714,7 +714,7 @@ def test_cli_eval_squad_smoke(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "SQuAD HasAns F1" in result.output and "Reports:" in result.output
-    assert "| without term_coverage |" in result.output and (out / "abstention_curve.png").stat().st_size > 1000
+    assert "| without unknown_names |" in result.output and (out / "abstention_curve.png").stat().st_size > 1000
     data = json.loads((out / "results.json").read_text())
     assert len(data["results"]) == 4 and {r["tags"][2] for r in data["results"]} == {"Scottish_Parliament"}
     metrics = data["summary"]["all"]["metrics"]
