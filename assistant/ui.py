@@ -57,8 +57,8 @@ def _layout(gr, h) -> SimpleNamespace:
     state = gr.State(new_state())
     gr.Markdown(
         f"## {TITLE}\nAnswers come only from the article on the right, with numbered citations; "
-        "click a number to see the exact sentence. Questions the article does not answer get "
-        "*“The article does not say.”*"
+        "click a number to see the exact sentence. When no checked answer can be written, the article's closest "
+        "sentences are quoted as they stand, or, if nothing is close, you get *“The article does not say.”*"
     )
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=360):

@@ -253,7 +253,7 @@ def test_article_picker_in_the_browser_streams_from_the_model_server(pages):
             page.locator("#article-pane").get_by_text("Fresno", exact=False).first.wait_for(timeout=30_000)
             page.locator("#question textarea").fill(LEADER)
             page.locator("#ask").click()
-            done = page.locator(".msg-answer, .msg-abstain, .msg-error").last
+            done = page.locator(".msg-answer, .msg-quote, .msg-abstain, .msg-error").last
             done.wait_for(timeout=600_000)
             assert "msg-abstain" in (done.get_attribute("class") or "")  # Fresno's article does not say
             page.locator("#question textarea").fill(FRESNO)

@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -27,7 +28,7 @@ ARTICLE = ROOT / "seeds" / "azerbaijan-syria.txt"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ANSWER_TIMEOUT_MS = 240_000  # a shared 2-core machine: one answer can take a minute or more
-FINAL = ".msg-answer, .msg-abstain, .msg-error"
+FINAL = ".msg-answer, .msg-quote, .msg-abstain, .msg-error"
 
 
 # -- helpers that need no browser ---------------------------------------------------------------------
@@ -68,6 +69,19 @@ def test_answer_html_is_escaped_and_chips_carry_utf16_offsets():
     article = render_article([("seeds/x.txt", text)], "seeds/x.txt", [cite])
     assert "&lt;b&gt;Bold" in article and "&#13;" in article and "<b>" not in article
     assert esc('"') == "&quot;"
+
+
+def test_a_quoted_reply_is_set_apart_from_an_answer_with_a_chip_per_quote():
+    text = ARTICLE.read_text(encoding="utf-8")
+    start = text.index("Just months ago")
+    end = text.index("12-year closure,") + len("12-year closure, a clear sign of warming relations.")
+    cite = Citation(n=1, source="seeds/azerbaijan-syria.txt", start=start, end=end, quote=text[start:end])
+    lead = "The article does not answer this in so many words. The closest it says:"
+    quoted = Answer(text=f"{lead} \u201c{cite.quote}\u201d [1]", citations=[cite], abstained=True, status="quoted")
+    html = render_answer(quoted, lambda s: text, SimpleNamespace(reasons=["the model found no answer"]))
+    assert 'class="msg-quote"' in html and "msg-answer" not in html and "msg-abstain" not in html
+    assert html.count('class="cite-chip"') == 2  # the marker in the text and the entry under "Quoted"
+    assert "Not answered in its own words because the model found no answer." in html
 
 
 # -- the real server ----------------------------------------------------------------------------------
@@ -258,6 +272,27 @@ def test_unanswerable_question_is_shown_as_an_abstention(page):
     assert reply.evaluate("e => e.classList.contains('msg-abstain')")
     assert "The article does not say" in reply.inner_text()
     assert reply.locator("a.cite-chip").count() == reply.locator(".closest li").count()  # passages, not citations
+
+
+@pytest.mark.browser
+def test_a_question_the_article_only_comes_close_to_is_quoted_not_answered(page):
+    """The model finds no amount pledged; the article's two closest sentences are quoted as they stand, set apart
+    from an answer, each with a chip that shows its exact span."""
+    reply = ask(page, "How much money has Azerbaijan pledged for Syria's reconstruction?")
+    assert reply.evaluate("e => e.classList.contains('msg-quote')"), reply.inner_text()
+    text = reply.locator(".quote-text").inner_text()
+    assert text.startswith("The article does not answer this in so many words. The closest it says:")
+    quotes = reply.locator(".sources q").all_inner_texts()
+    article = " ".join(ARTICLE.read_text(encoding="utf-8").split())
+    assert quotes and all(" ".join(q.split()) in article for q in quotes)
+    assert all(" ".join(q.split()) in " ".join(text.split()) for q in quotes)  # quoted whole, in the reply itself
+    reply.locator(".quote-text a.cite-chip").first.click()
+    page.wait_for_function("document.querySelectorAll('#article-pane span.cite-active').length > 0")
+    highlighted = "".join(page.locator("#article-pane span.cite-active").all_inner_texts())
+    assert " ".join(highlighted.split()) == " ".join(quotes[0].split())
+    shot = ROOT / "artifacts" / "ui-quote.png"
+    shot.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(shot))  # the README's docs/quote.png is refreshed from this by hand
 
 
 @pytest.mark.browser
