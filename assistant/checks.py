@@ -31,8 +31,8 @@ class Signal:
 
 SIGNALS: tuple[Signal, ...] = (
     Signal("injection", "question", "instructions in the question",
-           "a pattern list (ignore/disregard instructions, reveal the prompt, role-play, \"you are now\", "
-           "outside knowledge …)", "prompt injection"),
+           "a pattern list (ignore/disregard instructions, reveal the prompt or rules, a fake \"SYSTEM:\" turn, "
+           "role-play, \"you are now\", outside knowledge …)", "prompt injection"),
     Signal("unknown_names", "question", "names and numbers of the question",
            "every capitalised name (at least half its words), every numeral and the thing a \"what is the …\" "
            "asks about must occur in the sources",
@@ -78,7 +78,8 @@ MIN_RELEVANCE = 0.4  # share of a yes/no question's words its cited evidence mus
 
 INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules|prompt|above|previous|context|article)\b"
-    r"|\b(system|hidden|initial) prompt\b|\breveal\b.{0,30}\b(prompt|instructions?)\b|\byou are now\b|\bact as\b"
+    r"|\b(system|hidden|initial) prompt\b|\breveal\b.{0,30}\b(prompt|instructions?|rules|guidelines)\b"
+    r"|(^|[\n.?!])\s*(system|assistant|developer|admin)\s*:|\byou are now\b|\bact as\b"
     r"|\bpretend (to be|you)\b|\brole[- ]?play\b|\bjailbreak\b|\bDAN\b|\bdeveloper mode\b"
     r"|\b(outside|general|your own|prior) knowledge\b|\bfrom now on\b",
     re.IGNORECASE,
