@@ -133,3 +133,19 @@ def reader_page(tmp: Path, root: Path, chroma: Process, model: Process, collecti
 
 def page_ready(page: Process, timeout: float = 300) -> Process:
     return started(page, lambda: "Chat page ready" in page.text(), timeout)
+
+
+def ask_api(client, question: str, new: bool, timeout: float = 900) -> dict:
+    """One question through the page's ``/ask`` endpoint, then wait until the client's event stream has closed.
+
+    gradio_client 2.7 has a race for a client asking one question after another: the server ends a session's
+    stream right after the last result (``close_stream``), and a question submitted before the client's reader
+    has read that message is attached to the closing stream and fails with ``CancelledError`` (seen once in
+    CI, session 9 of 20). A browser opens a stream per question and has no such race, so the tests wait for
+    the reader to finish, as a person would, instead of retrying (a retry would ask the server twice).
+    """
+    result = client.submit(question, new, api_name="/ask").result(timeout=timeout)
+    deadline = time.monotonic() + 30
+    while client.stream_open and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return result

@@ -123,7 +123,9 @@ def test_the_articles_own_questions_never_support_an_answer(article):
     assert len(questions) >= 5
     assert not {s.span.start for s in questions} & {s.span.start for s in statements(article)}
     claim = ground(
-        "Other regional players will react.", "How will other regional players react?", statements(article),
+        "Other regional players will react.",
+        "How will other regional players react?",
+        statements(article),
         Vocabulary(ARTICLE.read_text()),
     )
     assert not claim.kept

@@ -34,6 +34,7 @@ from assistant.text import Vocabulary, content_words
 from assistant.ui import is_loopback, launch_options, parse_auth
 
 from .conftest import ARTICLE, ROOT
+from .servers import ask_api
 
 PY = sys.executable
 INJECTION_SET = ROOT / "tests" / "questions" / "injection.yaml"
@@ -751,7 +752,7 @@ def test_api_sessions_never_share_a_conversation(stand_in_app):
     def session(i: int) -> None:
         try:
             client = Client(url, verbose=False, download_files=False)
-            got[i] = [client.predict(f"s{i} q{j}", False, api_name="/ask") for j in range(5)]
+            got[i] = [ask_api(client, f"s{i} q{j}", False) for j in range(5)]
         except Exception as exc:
             errors.append(f"{i}: {type(exc).__name__}: {exc}")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
-from .servers import Process, chat_page, started
+from .servers import Process, ask_api, chat_page, started
 
 pytestmark = pytest.mark.llm
 
@@ -49,7 +49,7 @@ def _client(server: Process, **kw):
 
 
 def _ask(client, question: str, new: bool = False) -> dict:
-    return client.submit(question, new, api_name="/ask").result(timeout=RESULT_TIMEOUT)
+    return ask_api(client, question, new, timeout=RESULT_TIMEOUT)
 
 
 # == server A: the defaults ==================================================================================
