@@ -2,7 +2,9 @@
 
 The model writes sentences; it never writes citations. Each finished sentence is checked here on its own:
 the article sentences that support it are found, and the sentence is kept only when every number and name
-in it occurs in those sentences and most of its content words do. A sentence that fails is dropped and the
+in it occurs in those sentences, most of its content words do, and what it pairs (a person and a role, a
+number and what it counts, the holder of the office the question asks about) one cited sentence pairs too
+(``claims``). A sentence that fails is dropped and the
 rest of the answer stays; an answer with no sentence left is a decline. The article's own questions
 ("Will this partnership evolve into a long-term alliance?") never count as support: they assert nothing.
 """
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .citations import Sentence, select_support
+from .claims import unpaired
 from .documents import Passage
 from .kinds import Kind
 from .text import STOPWORDS, Vocabulary, content_words, entities, numbers, stem
@@ -226,7 +229,7 @@ def unsupported(text: str, support: list[Sentence], corpus: Vocabulary, question
         return f"only {share:.0%} of its words are in the cited sentences"
     if len(foreign) > (len(terms) - 1) // 4:  # a paraphrase may add a common word; "... Forum banana" may not
         return f"it uses words the article never uses: {', '.join(foreign)}"
-    return None
+    return unpaired(text, [s.text for s in support], question)  # true words joined into a false claim
 
 
 def ground_stream(pieces: Iterator[str], question: str, kind: Kind, passages: list[Passage], corpus: Vocabulary,
