@@ -126,7 +126,7 @@ def roles(text: str) -> set[Role]:
     doc = _parse(text)
     found = set()
     for token in doc:
-        if _is_person(token) and _name_head(token) is token:
+        if _is_person(token) and _name_head(token).i == token.i:
             for role in _roles_of(token):
                 found.add(Role(_word(token), _word(role), _title_modifiers(role, token), _owners(role)))
     return found
@@ -134,7 +134,7 @@ def roles(text: str) -> set[Role]:
 
 def people(text: str) -> set[str]:
     """The people a sentence names ("Syria's" before a role is an owner, even when tagged a person)."""
-    return {_word(t) for t in _parse(text) if _is_person(t) and _name_head(t) is t and t.dep_ != "poss"}
+    return {_word(t) for t in _parse(text) if _is_person(t) and _name_head(t).i == t.i and t.dep_ != "poss"}
 
 
 def asked_role(question: str) -> Role | None:
@@ -204,7 +204,7 @@ def counts(text: str) -> set[Count]:
 def _governed(token) -> tuple[str | None, str | None]:
     """The noun a number counts ("12 years": year) and the first content word above them (stay)."""
     noun, head, steps = None, token, 0
-    while head.head is not head and steps < 4:
+    while head.head.i != head.i and steps < 4:  # spaCy makes a new Token each time: compare indices
         head, steps = head.head, steps + 1
         if head.pos_ not in _CONTENT or head.lemma_ == "be" or normalize(head.text) in STOPWORDS:
             continue
@@ -272,11 +272,23 @@ def unpaired(sentence: str, cited: list[str], question: str = "") -> str | None:
     # A number the question gives ("What did Bank of America introduce in 1958?") is paired by the question:
     # it need only stand in a cited sentence ("Why did Azerbaijan close its embassy last month?": it does not).
     given = numbers(question) | {c.number for c in counts(question)}
-    for count in sorted(counts(sentence), key=lambda c: (c.number, c.noun or "", c.governor or "")):
+    for count in sorted(_asserted_counts(sentence, question), key=lambda c: (c.number, c.noun or "", c.governor or "")):
         if not _count_stands(count, cited, given=count.number in given):
             what = " ".join(w for w in (count.noun, count.governor) if w)
             return f"no cited sentence puts {count.number} with {what}"
     return None
+
+
+def _asserted_counts(sentence: str, question: str) -> set[Count]:
+    """The counts a sentence asserts. A phrase with no verb ("12 years.") asserts the question's: its number
+    goes with the question's main word ("How long did the delegation stay?" -> 12, year, stay)."""
+    found = counts(sentence)
+    if not question or any(t.pos_ in {"VERB", "AUX"} for t in _parse(sentence)):
+        return found
+    root = next((t for t in _parse(question) if t.dep_ == "ROOT"), None)
+    if root is None or root.pos_ not in {"VERB", "NOUN"} or root.lemma_ in {"be", "do", "have"}:
+        return found
+    return {Count(c.number, c.noun, c.governor or _word(root)) for c in found}
 
 
 def _role_words(role: Role) -> str:
