@@ -1,11 +1,14 @@
 """Offline chat assistant that answers questions about an article with grounded citations."""
 
 from .config import Settings
+from .library import Article, ArticleError
 from .schema import Answer, AnswerSentence, AssistantError, Citation, InputError, ModelUnavailableError
 
 __all__ = [
     "Answer",
     "AnswerSentence",
+    "Article",
+    "ArticleError",
     "Assistant",
     "AssistantError",
     "Citation",

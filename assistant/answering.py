@@ -11,6 +11,7 @@ answer is decided from signals the system has, and any failed signal means an ab
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import checks, outcomes, structure
+from . import checks, claims, library, outcomes, structure
 from . import llm as llm_mod
 from .citations import Sentence
 from .config import Settings
@@ -97,18 +98,55 @@ class Assistant:
         self.settings = settings or Settings.from_env()
         t0 = time.perf_counter()
         llm_mod.preload(self.settings)  # the model loads while the sources and the index open
-        self.documents = load_documents(self.settings.seeds, self.settings.root)
-        self._texts = {d.source: d.text for d in self.documents}
-        self.index = build_or_load(self.documents, self.settings, progress=progress)
-        self.retriever = HybridRetriever(self.index, k=self.settings.k, rrf_k=self.settings.rrf_k)
-        self.ranker = SentenceRanker(self.index.store.embeddings)
-        self.vocab = Vocabulary("\n".join(d.text for d in self.documents))
-        self._vocabs: dict[str, Vocabulary] = {}
+        library.tidy(self.settings)  # an add killed before its file was whole leaves a .part file
+        self.load_corpus(progress)
         self.startup_s = time.perf_counter() - t0
         self._chat = None
         self._lock = threading.Lock()
+        self._corpus_lock = threading.Lock()
         self.prompts = Prompts.load(self.settings.prompts)
         self.quote_model = outcomes.QuoteModel.load()
+
+    def load_corpus(self, progress: bool = False) -> None:
+        """Read the articles and bring the index up to date (only new or changed text is embedded).
+
+        Everything a question reads is replaced at once, so a question already running keeps the corpus it
+        started with."""
+        documents = load_documents(self.settings.seeds, self.settings.root)
+        index = build_or_load(documents, self.settings, progress=progress)
+        retriever = HybridRetriever(index, k=self.settings.k, rrf_k=self.settings.rrf_k)
+        vocab = Vocabulary("\n".join(d.text for d in documents))
+        self.documents, self.index, self.retriever, self.vocab = documents, index, retriever, vocab
+        self._texts = {d.source: d.text for d in documents}
+        self._vocabs: dict[str, Vocabulary] = {}
+        self.ranker = SentenceRanker(index.store.embeddings)
+
+    # -- the reader's own articles -------------------------------------------------------------------
+    def articles(self) -> list[library.Article]:
+        return library.articles(self.settings)
+
+    def add(self, path_or_text: str | Path, title: str | None = None, progress=None) -> library.Article:
+        """Store an article (a ``Path``, or pasted text), index it, and put its state in the model.
+
+        ``progress`` is called with a line per step. A clear ``ArticleError`` and nothing stored otherwise."""
+        say = progress or (lambda line: None)
+        say("Reading the article …")
+        article = library.add(path_or_text, self.settings, title)
+        say(f"Stored as {article.name}; indexing it …")
+        with self._corpus_lock:
+            self.load_corpus()
+        say("Indexed; the model is reading it …")
+        self.warm(source=article.source)
+        say(f"Ready: {article.title}")
+        return article
+
+    def remove(self, name: str) -> library.Article:
+        """Remove an added article: its file, then its passages from the index (seed articles cannot be)."""
+        with self._corpus_lock:
+            article = library.remove(name, self.settings)
+            self.load_corpus()
+        shutil.rmtree(self.state_dir(article.source), ignore_errors=True)
+        return article
 
     # -- the contract --------------------------------------------------------------------------------
     def stream(
@@ -156,7 +194,7 @@ class Assistant:
         run.standalone = run.question
         injected = checks.injection(run.question)
         if injected is None and run.history:
-            run.timings["warm_s"] = _timed(self.warm)
+            run.timings["warm_s"] = self.warm_for(run)
             previous = run.history[-1][0]
             around = self.context_passages(self.retriever.retrieve(f"{previous} {run.question}", source=run.source),
                                            run.source)  # fmt: skip
@@ -203,7 +241,7 @@ class Assistant:
         if not self._shows_evidence(run.kind):
             return
         self.check_tokens(run.standalone)
-        run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + _timed(self.warm)  # the article's state, as ``write``
+        run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + self.warm_for(run)  # the article's state, as ``write``
         t = time.perf_counter()
         claims: list[Claim] = []
         raw = ""
@@ -234,7 +272,7 @@ class Assistant:
 
     def write(self, run: Run) -> Iterator[tuple[str, object]]:
         """The model writes; each finished sentence is grounded at once and streamed when it is kept."""
-        run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + _timed(self.warm)
+        run.timings["warm_s"] = run.timings.get("warm_s", 0.0) + self.warm_for(run)
         self.check_tokens(run.standalone)
         t = time.perf_counter()
         pieces = self.generate(run.kind, run.passages, run.standalone, keep=self._keep_key(run), evidence=run.evidence)
@@ -369,16 +407,28 @@ class Assistant:
     def model(self) -> str:
         return llm_mod.model_label(self.settings)
 
-    def warm(self, head: str = "") -> str:
+    def warm(self, head: str = "", source: str | None = None) -> str:
         """Load the model and evaluate (or restore from disk) the fixed prompt prefix, before users arrive.
 
         ``head``: the fixed start of a kind's question turn (``Prompts.head``), kept with the article so that a
-        question reads only its own words."""
+        question reads only its own words. ``source``: the prefix of that one article (the one asked about), kept
+        in its own folder of saved states. The claim check's parser (0.3 s) is loaded here too."""
+        claims.parser()
         chat = self.chat
-        if not hasattr(chat, "warm") or not self.full_context():
+        passages = self.index.passages if source is None else [p for p in self.index.passages if p.source == source]
+        if not hasattr(chat, "warm") or sum(len(p.text) for p in passages) > self.settings.full_context_chars:
             return "not applicable"
-        system = self.prompts.system.format(context=self._whole_context())
-        return chat.warm(system, self.settings.index / "llm-state", head)
+        system = self.prompts.system.format(context=self.format_context(passages))
+        return chat.warm(system, self.state_dir(source), head)
+
+    def warm_for(self, run: Run) -> float:
+        """Seconds spent putting the prefix of the article(s) the question is asked of in the model."""
+        return _timed(lambda: self.warm(source=run.source))
+
+    def state_dir(self, source: str | None = None) -> Path:
+        """Saved prompt states: the whole corpus's in ``index/llm-state``, one article's in a folder of its own."""
+        base = self.settings.index / "llm-state"
+        return base if source is None else base / "articles" / Path(source).stem
 
     def warm_all(self) -> dict[str, str]:
         """The article's prefix and, for the kinds asked with their instruction first, each kind's, so that no

@@ -46,8 +46,12 @@ class ChatHandlers:
         self.engine = engine
         self.feedback = FeedbackLog(ui.feedback)
         self.line = AnswerQueue(ui.queue_size)
-        self.sources = [d.source for d in getattr(engine, "documents", [])]
         self.initial_article = render_article(self.docs(), self.sources[0] if self.sources else None, [])
+
+    @property
+    def sources(self) -> list[str]:
+        """The articles now (a reader may add or remove one while the page is open)."""
+        return [d.source for d in getattr(self.engine, "documents", [])]
 
     def docs(self) -> list[tuple[str, str]]:
         return [(s, self.engine.source_text(s)) for s in self.sources]

@@ -1,4 +1,4 @@
-"""The ``assistant`` command: a thin shell over the library (ask, chat, index, ui, eval, calibrate)."""
+"""The ``assistant`` command: a thin shell over the library (ask, chat, add, list, remove, index, ui, eval …)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,55 @@ def ask(ctx, question, as_json, article):
     except AssistantError as exc:
         _fail(exc)
     click.echo(a.model_dump_json(indent=2) if as_json else format_answer(a))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH... | -")
+@click.option("--title", help="The article's title (default: the one found in the file, else its first line).")
+@click.pass_context
+def add(ctx, paths, title):
+    """Add articles to ask about: .txt, .md, .html/.htm or .pdf files, or text on standard input (-)."""
+    try:
+        assistant = _assistant(_settings(ctx))
+    except AssistantError as exc:
+        _fail(exc)
+    failed = 0
+    for given in paths:
+        source = sys.stdin.read() if given == "-" else Path(given)
+        try:
+            article = assistant.add(source, title=title, progress=lambda line: click.echo(line, err=True))
+        except AssistantError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            failed += 1
+            continue
+        click.echo(f"Added {article.name} ({article.chars:,} characters): {article.title}")
+    if failed:
+        sys.exit(2)
+
+
+@main.command("list")
+@click.pass_context
+def list_articles(ctx):
+    """The articles answered from: name, seed or added, size, title."""
+    from . import library
+
+    try:
+        for article in library.articles(_settings(ctx)):
+            click.echo(str(article))
+    except AssistantError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.argument("name")
+@click.pass_context
+def remove(ctx, name):
+    """Remove an added article (its file, index entries and saved model state); seed articles stay."""
+    try:
+        article = _assistant(_settings(ctx)).remove(name)
+    except AssistantError as exc:
+        _fail(exc)
+    click.echo(f"Removed {article.name}")
 
 
 @main.command()

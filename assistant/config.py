@@ -124,6 +124,16 @@ class Settings(BaseModel):
     port: int = Field(7860)
     feedback_path: Path | None = Field(None, description="Thumbs up/down log (default: <root>/reports/feedback.jsonl).")
     queue_size: int = Field(32, description="Requests waiting for the model before new ones are told it is busy.")
+    allow_add: bool | None = Field(
+        None,
+        description="Whether the chat page lets readers add and remove articles (default: only on a loopback host).",
+    )
+
+    # the reader's own articles
+    max_article_chars: int = Field(
+        200_000,
+        description="Longest article one can add: ~35,000 words, ~330 passages, embedded in ~10 s on 2 cores.",
+    )
 
     @model_validator(mode="after")
     def _url_implies_openai(self) -> Settings:
@@ -135,6 +145,11 @@ class Settings(BaseModel):
     @property
     def seeds(self) -> Path:
         return (self.seeds_dir or self.root / "seeds").resolve()
+
+    @property
+    def added(self) -> Path:
+        """Where added articles are stored: beside the seeds, so that every source is in one folder."""
+        return self.seeds / "added"
 
     @property
     def index(self) -> Path:

@@ -181,6 +181,9 @@ def _text_html(text: str) -> str:
     return "".join(out)
 
 
+ALL_ARTICLES = "All articles"  # the picker's choice of answering from every article
+
+
 def render_article(docs: list[tuple[str, str]], active: str | None, cited: list[Citation]) -> str:
     """Every source (only ``active`` shown), with the spans of ``cited`` wrapped in <mark>."""
     if not docs:

@@ -15,7 +15,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from .config import Settings
-from .rendering import ARTICLE_JS, CSS
+from .library import KINDS
+from .rendering import ALL_ARTICLES, ARTICLE_JS, CSS
 from .schema import AssistantError
 
 log = logging.getLogger(__name__)
@@ -27,22 +28,23 @@ EXAMPLES = [
     "Who led the Azerbaijani delegation?",
 ]
 TITLE = "Ask the article"
-ALL_ARTICLES = "All articles"
 
 
 def build_app(engine, ui: Settings):
     """The Gradio Blocks page for ``engine`` (an ``Assistant`` or anything with the same ``stream``)."""
     import gradio as gr
 
+    from .adding import LibraryHandlers
     from .chat import ChatHandlers  # gradio is imported only when a page is built
 
     h = ChatHandlers(engine, ui)
+    lib = LibraryHandlers(engine) if can_add(ui) and hasattr(engine, "add") else None
     theme = gr.themes.Default(
         font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
         font_mono=["ui-monospace", "Consolas", "monospace"],
     )
     with gr.Blocks(title=TITLE, fill_width=True) as demo:
-        page = _layout(gr, h)
+        page = _layout(gr, h, lib)
         _wire_chat(h, page)
         _wire_api(gr, h, page.state)
     demo.queue(max_size=ui.queue_size, default_concurrency_limit=1)
@@ -50,7 +52,7 @@ def build_app(engine, ui: Settings):
     return demo
 
 
-def _layout(gr, h) -> SimpleNamespace:
+def _layout(gr, h, lib) -> SimpleNamespace:
     """The page's components: the conversation, the question box and buttons, examples, the article pane."""
     from .chat import new_state
 
@@ -87,9 +89,29 @@ def _layout(gr, h) -> SimpleNamespace:
                 [ALL_ARTICLES, *h.sources], value=ALL_ARTICLES, label="Answer from", elem_id="article-picker",
                 visible=len(h.sources) > 1, interactive=True,
             )  # fmt: skip
+            library = _library_panel(gr, lib) if lib is not None else None
             article = gr.HTML(h.initial_article, elem_id="article-pane", js_on_load=ARTICLE_JS, label="Article")
     return SimpleNamespace(state=state, chat=chat, box=box, ask=ask, clear=clear, examples=examples, picker=picker,
-                           article=article)  # fmt: skip
+                           article=article, library=library)  # fmt: skip
+
+
+def _library_panel(gr, lib) -> SimpleNamespace:
+    """"Add an article": a file or pasted text, an optional title, and a progress line; removing an added one."""
+    with gr.Accordion("Add an article", open=False, elem_id="add-article"):
+        file = gr.File(
+            label="A file: .txt, .md, .html or .pdf", file_types=sorted(KINDS), type="filepath", elem_id="add-file"
+        )
+        text = gr.Textbox(label="…or paste its text", lines=4, max_lines=12, elem_id="add-text")
+        title = gr.Textbox(label="Title (optional)", lines=1, elem_id="add-title")
+        add = gr.Button("Add", variant="primary", elem_id="add-button")
+        progress = gr.HTML("", elem_id="add-progress")
+        with gr.Row(equal_height=True):
+            removable = gr.Dropdown(
+                lib.added(), value=None, label="Remove an added article", elem_id="remove-picker", scale=3
+            )
+            remove = gr.Button("Remove", variant="stop", elem_id="remove-button", scale=1, min_width=90)
+    return SimpleNamespace(file=file, text=text, title=title, add=add, progress=progress, removable=removable,
+                           remove=remove, handlers=lib)  # fmt: skip
 
 
 def _wire_chat(h, page: SimpleNamespace) -> None:
@@ -119,6 +141,20 @@ def _wire_chat(h, page: SimpleNamespace) -> None:
         event(h.reset, [page.picker], [chat, state, article, box, ask], cancels=answering, **light)
     chat.like(h.vote, [state], None, **queued)
     page.picker.change(h.pick, [page.picker, state], [state, article], **queued)
+    if page.library is not None:
+        _wire_library(page.library.handlers, page)
+
+
+def _wire_library(lib, page: SimpleNamespace) -> None:
+    """Adds and removes queue one at a time (``concurrency_id="library"``), beside the questions, never mixed."""
+    p = page.library
+    one = {"concurrency_id": "library", "concurrency_limit": 1, "show_progress": "hidden", "api_visibility": "private"}
+    p.add.click(
+        lib.add, [p.file, p.text, p.title, page.state],
+        [p.progress, page.picker, page.article, page.state, p.removable, p.file, p.text, p.title], **one,
+    )  # fmt: skip
+    p.remove.click(lib.remove, [p.removable, page.state], [p.progress, page.picker, page.article, page.state,
+                   p.removable], **one)  # fmt: skip
 
 
 def _wire_api(gr, h, state) -> None:
@@ -156,6 +192,12 @@ def parse_auth(spec: str | None) -> tuple[str, str] | None:
     return user.strip(), password
 
 
+def can_add(ui: Settings) -> bool:
+    """Adding writes to the disk: on by default only when the page can be reached from this machine alone
+    (``ASSISTANT_ALLOW_ADD`` decides otherwise)."""
+    return ui.allow_add if ui.allow_add is not None else is_loopback(ui.host)
+
+
 def is_loopback(host: str) -> bool:
     """True when ``host`` can only be reached from this machine (127.0.0.0/8, ::1, localhost)."""
     if host.strip().lower() == "localhost":
@@ -174,7 +216,7 @@ def launch_options(ui: Settings, auth: tuple[str, str] | None) -> dict:
         share=False,
         auth=auth,
         auth_message="Sign in to ask the article." if auth else None,
-        max_file_size="1mb",  # the page takes no uploads; Gradio's upload route is capped all the same
+        max_file_size="20mb",  # an article's file; its text is limited again after extraction (max_article_chars)
         quiet=True,
         prevent_thread_lock=True,
         show_error=False,
