@@ -334,3 +334,14 @@ def test_a_page_open_to_the_network_has_no_add_panel_unless_allowed(lib):
         return any(c.get("props", {}).get("elem_id") == "add-article" for c in demo.config["components"])
 
     assert panel("127.0.0.1") and not panel("0.0.0.0") and panel("0.0.0.0", allow=True)
+
+
+def test_html_in_an_added_article_is_shown_as_text_never_as_html(lib):
+    from assistant.rendering import render_article
+
+    pasted = HARBOUR + "\nA reader wrote <script>alert(1)</script> and <img src=x onerror=alert(2)> in the text.\n"
+    article = add(pasted, lib, title="Tags as text")
+    text = (lib.root / article.source).read_text(encoding="utf-8")
+    pane = render_article([(article.source, text)], article.source, [])
+    assert "<script>" not in pane and "<img" not in pane
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pane and "&lt;img src=x onerror=alert(2)&gt;" in pane
