@@ -36,6 +36,7 @@ class Role:
     role: str
     modifiers: frozenset[str]
     owners: frozenset[str] = frozenset()  # the modifiers that say whose role it is: "Syria's", "Syrian"
+    title: frozenset[str] = frozenset()  # the words of a capitalised title ("Deputy Prime"): none may be dropped
 
     def __str__(self) -> str:
         return f"{self.person} as {' '.join(sorted(self.modifiers))} {self.role}".replace("  ", " ")
@@ -116,10 +117,12 @@ def _roles_of(person) -> list:
     return out + [t for t in linked if _is_role(t) and _office(t)]
 
 
-def _title_modifiers(role, person) -> frozenset[str]:
-    """A title's own words ("Deputy Prime" of "Deputy Prime Minister") are its modifiers too."""
-    extra = {_word(c) for c in person.children if c.dep_ == "compound" and _is_role(c) and c.i < role.i}
-    return _modifiers(role) | extra
+def _title_words(role, person) -> frozenset[str]:
+    """The other words of a capitalised title: "Deputy Prime" of "Deputy Prime Minister Samir Sharifov" or of
+    "Sharifov, the Deputy Prime Minister". A description's adjectives ("transitional") are not title words."""
+    before = {c for c in person.children if c.dep_ == "compound" and _is_role(c) and c.i < role.i}
+    own = {c for c in role.children if c.dep_ == "compound" and c.pos_ == "PROPN" and not c.ent_type_}
+    return frozenset(_word(c) for c in before | own)
 
 
 def roles(text: str) -> set[Role]:
@@ -128,7 +131,8 @@ def roles(text: str) -> set[Role]:
     for token in doc:
         if _is_person(token) and _name_head(token).i == token.i:
             for role in _roles_of(token):
-                found.add(Role(_word(token), _word(role), _title_modifiers(role, token), _owners(role)))
+                title = _title_words(role, token)
+                found.add(Role(_word(token), _word(role), _modifiers(role) | title, _owners(role), title))
     return found
 
 
@@ -242,15 +246,18 @@ def _holds(sent, number: str, near: set[str]) -> bool:
 
 
 def _role_stands(role: Role, cited: list[str]) -> bool:
-    """One cited sentence gives the person the role with its modifiers. An owner ("of Azerbaijan") that the
-    cited sentence leaves out may be added, unless it owns someone else's role there ("Syria's Deputy Prime
-    Minister" where the sentence says "Syria's transitional leader, Ahmad Al-Sharaa")."""
+    """One cited sentence gives the person the role with its modifiers, and the answer keeps every word of the
+    cited title. An owner ("of Azerbaijan") that the cited sentence leaves out may be added, unless it owns
+    someone else's role there ("Syria's Deputy Prime Minister" where it says "Syria's transitional leader,
+    Ahmad Al-Sharaa")."""
     for text in cited:
         found = roles(text)
         taken = {m for other in found if other.person != role.person for m in other.owners}
         for other in found:
             if other.person != role.person or not _alike(other.role, role.role):
                 continue
+            if not all(any(_alike(t, m) for m in role.modifiers) for t in other.title):
+                continue  # "the prime minister" is not the Deputy Prime Minister
             missing = [m for m in role.modifiers if not any(_alike(m, n) for n in other.modifiers)]
             added = all(m in role.owners and not any(_alike(m, t) for t in taken) for m in missing)
             if not missing or (added and not other.owners):  # "Syria's leader" is no one else's leader
