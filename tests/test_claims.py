@@ -61,7 +61,11 @@ CAUGHT = [  # (question, the answer given at cddbaec or one like it, a word of t
     ("Who is Azerbaijan's transitional leader?", "Al-Sharaa is Syria's transitional leader.", "azerbaijan"),
     ("Which ministry does Ahmad Al-Sharaa run?", "Ahmad Al-Sharaa is the Minister of Economy in Syria.", "economi"),
     ("Which Syrian minister carried the message?", "Ahmad Al-Sharaa carried the message from Aliyev.", "syrian"),
+    ("Who is the prime minister of Azerbaijan?", "The prime minister of Azerbaijan is Samir Sharifov.", "prime"),
+    ("Who is the prime minister of Azerbaijan?", "Samir Sharifov.", "which the question asks for"),
     ("How long did the delegation stay in Damascus?", "The delegation stayed in Damascus for 12 years.", "year stay"),
+    ("How long did the delegation stay in Damascus?", "12 years.", "year stay"),  # a phrase: the question's pair
+    ("Why did Azerbaijan close its embassy last month?", "It closed its embassy last month.", "last month"),
     ("For how many years has Azerbaijan provided aid?", "Azerbaijan provided aid to Syria for 12 years.", "12"),
     ("How many years ago did the forum take place?", "The Antalya Diplomacy Forum took place 12 years ago.", "12"),
 ]
@@ -73,6 +77,8 @@ KEPT = [  # right answers, phrased as the model phrases them
     ("Who is Ilham Aliyev?", "Ilham Aliyev is the President of Azerbaijan."),
     ("Who are the key figures in this story?", "The key figures are Samir Sharifov, Ahmad Al-Sharaa and Ilham Aliyev."),
     ("How long was the embassy closed?", "The embassy in Damascus was closed for 12 years."),
+    ("How long was the embassy closed?", "12 years."),
+    ("Who is Ahmad Al-Sharaa?", "Ahmad Al-Sharaa is the leader of Syria."),  # an adjective may be left out
     ("When did Azerbaijan reopen its embassy?", "Azerbaijan reopened its embassy in Damascus after a 12-year closure."),
     ("Which sectors did the talks cover?", "The talks covered energy, infrastructure, and education."),
     ("who's al sharaa", "Ahmad Al-Sharaa is the transitional leader of Syria."),
