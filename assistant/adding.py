@@ -35,7 +35,7 @@ class LibraryHandlers:
     def add(self, file: str | None, text: str, title: str, state: dict):
         """Yields (progress, picker, article pane, state, remove list, file, text, title) as the add goes on."""
         if not file and not (text or "").strip():
-            yield _line("Choose a file or paste the text of an article first.", error=True), *_same(6), state, *_same(3)
+            yield _line("Choose a file or paste the text of an article first.", error=True), *_same(2), state, *_same(4)
             return
         given = Path(file) if file else text
         lines: list[str] = []

@@ -345,3 +345,41 @@ def test_html_in_an_added_article_is_shown_as_text_never_as_html(lib):
     pane = render_article([(article.source, text)], article.source, [])
     assert "<script>" not in pane and "<img" not in pane
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pane and "&lt;img src=x onerror=alert(2)&gt;" in pane
+
+
+def test_the_pages_add_handler_reports_each_step_and_every_problem(lib):
+    """The handlers over a stand-in engine that stores through the real library (no index, no model): every
+    update fills the panel's eight outputs; a problem is shown as text in the progress line, nothing stored."""
+    from types import SimpleNamespace
+
+    from assistant.adding import LibraryHandlers
+    from assistant.documents import load_documents
+
+    class Engine(SimpleNamespace):
+        def add(self, given, title=None, progress=None):
+            progress("Reading the article …")
+            article = add(given, lib, title)
+            progress("Stored; indexing it …")
+            self.documents = load_documents(lib.seeds, lib.root)
+            return article
+
+        def remove(self, name):
+            article = remove(name, lib)
+            self.documents = load_documents(lib.seeds, lib.root)
+            return article
+
+    engine = Engine(documents=load_documents(lib.seeds, lib.root), articles=lambda: articles(lib))
+    engine.source_text = lambda source: (lib.root / source).read_text(encoding="utf-8")
+    h = LibraryHandlers(engine)
+    nothing = list(h.add(None, "  ", "", {}))
+    assert len(nothing) == 1 and len(nothing[0]) == 8 and "Choose a file" in nothing[0][0]
+    refused = list(h.add(None, "Too short.", "<b>x</b>", {}))
+    assert all(len(u) == 8 for u in refused) and "too short" in refused[-1][0] and "add-error" in refused[-1][0]
+    steps = list(h.add(None, HARBOUR, "Harbour <Lights>", {"source": None}))
+    assert all(len(u) == 8 for u in steps)
+    assert "Added harbour-lights.txt" in steps[-1][0] and steps[-1][3]["source"] == "seeds/added/harbour-lights.txt"
+    assert 'data-source="seeds/added/harbour-lights.txt"' in steps[-1][2]
+    assert h.added() == ["harbour-lights.txt"]
+    gone = h.remove("harbour-lights.txt", steps[-1][3])
+    assert len(gone) == 5 and "Removed harbour-lights.txt" in gone[0] and gone[3]["source"] is None
+    assert "seed article" in h.remove(ARTICLE.name, {})[0]
