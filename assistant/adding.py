@@ -32,12 +32,17 @@ class LibraryHandlers:
     def added(self) -> list[str]:
         return [a.name for a in self.engine.articles() if a.added]
 
+    def removable(self):
+        """The added articles as they are now, for the "Remove" list of a page just opened."""
+        return gr.update(choices=self.added(), value=None)
+
     def add(self, file: str | None, text: str, title: str, state: dict):
         """Yields (progress, picker, article pane, state, remove list, file, text, title) as the add goes on."""
         if not file and not (text or "").strip():
             yield _line("Choose a file or paste the text of an article first.", error=True), *_same(2), state, *_same(4)
             return
         given = Path(file) if file else text
+        yield _line("Starting …"), *_same(2), state, *_same(4)  # the last add's line goes at once
         lines: list[str] = []
         result: dict = {}
 

@@ -15,6 +15,7 @@ from .config import Settings
 from .feedback import FeedbackError, FeedbackLog
 from .queueing import AnswerQueue, QueueFullError
 from .rendering import (
+    ALL_ARTICLES,
     _inline,
     _short,
     clean_text,
@@ -52,6 +53,11 @@ class ChatHandlers:
     def sources(self) -> list[str]:
         """The articles now (a reader may add or remove one while the page is open)."""
         return [d.source for d in getattr(self.engine, "documents", [])]
+
+    def picker(self):
+        """The "Answer from" choices as they are now: a page opened after an article was added offers it."""
+        sources = self.sources
+        return gr.update(choices=[ALL_ARTICLES, *sources], value=ALL_ARTICLES, visible=len(sources) > 1)
 
     def docs(self) -> list[tuple[str, str]]:
         return [(s, self.engine.source_text(s)) for s in self.sources]

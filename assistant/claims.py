@@ -199,9 +199,9 @@ def counts(text: str) -> set[Count]:
             found.add(Count(next(iter(numbers(token.text))), noun, governor))
     for ent in doc.ents:
         if ent.label_ in {"DATE", "TIME"} and not numbers(ent.text):
-            phrase = " ".join(_word(t) for t in ent if t.pos_ in _CONTENT | {"ADV"} and t.lower_ not in STOPWORDS)
-            if phrase:
-                found.add(Count(phrase, None, _governed(ent.root)[1]))
+            kept = [t for t in ent if t.pos_ in _CONTENT | {"ADV"} and t.lower_ not in STOPWORDS]
+            if len(kept) >= 2 or any(t.pos_ == "PROPN" for t in kept):  # "last month", "January"; not "years"
+                found.add(Count(" ".join(_word(t) for t in kept), None, _governed(ent.root)[1]))
     return found
 
 

@@ -47,6 +47,12 @@ def build_app(engine, ui: Settings):
         page = _layout(gr, h, lib)
         _wire_chat(h, page)
         _wire_api(gr, h, page.state)
+        # A page opened after an article was added (by another reader) lists it: the choices are read at load.
+        if lib is None:
+            demo.load(h.picker, None, [page.picker], queue=False, show_progress="hidden")
+        else:
+            outputs = [page.picker, page.library.removable]
+            demo.load(lambda: (h.picker(), lib.removable()), None, outputs, queue=False, show_progress="hidden")
     demo.queue(max_size=ui.queue_size, default_concurrency_limit=1)
     demo._ui_launch_kwargs = {"theme": theme, "css": CSS}
     return demo
