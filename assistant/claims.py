@@ -53,10 +53,23 @@ class Count:
 
 @lru_cache(maxsize=1)
 def parser():
-    """The English pipeline, loaded once (0.3 s); only the tagger, parser, lemmatizer and NER run."""
-    import spacy
+    """The English pipeline, loaded once (0.3 s); only the tagger, parser, lemmatizer and NER run.
 
-    return spacy.load(PIPELINE, disable=["senter"])
+    spaCy's thinc imports torch whenever it is installed (seconds of a restart, which the ONNX embedding runtime
+    exists to avoid); this pipeline runs on numpy alone, so torch is hidden from that import unless already loaded.
+    """
+    import sys
+
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None  # "import torch" in thinc.compat raises ImportError: has_torch = False
+    try:
+        import spacy
+
+        return spacy.load(PIPELINE, disable=["senter"])
+    finally:
+        if hide and "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
 
 
 @lru_cache(maxsize=4096)

@@ -194,3 +194,29 @@ def test_an_added_article_is_removed_from_the_page_and_a_seed_cannot_be(browser,
         assert (root / "seeds" / ARTICLE.name).exists()
     finally:
         context.close()
+
+
+def test_adding_while_another_reader_is_answered_loses_and_mixes_nothing(browser, server, root, tmp_path):
+    """One page asks about the seed while another adds an article: the answer cites the seed only, the add
+    completes, and the asking page then lists the new article without having been switched to it."""
+    text = LIBRARY["ferry.txt"][0].replace("Skarholm Ferry Returns", "Night Ferry").replace("twice", "three times")
+    (tmp_path / "night-ferry.txt").write_text(text, encoding="utf-8")
+    (c1, asking), (c2, adding) = _open(browser, server.url), _open(browser, server.url)
+    try:
+        asking.click("#article-picker input")
+        asking.locator("[role=option]", has_text=ARTICLE.name).click()
+        asking.wait_for_selector("#ask:not([disabled])")
+        before = asking.locator(f"#chat :is({FINAL})").count()
+        asking.fill("#question textarea", "Who led the Azerbaijani delegation?")
+        asking.press("#question textarea", "Enter")
+        line = _add_file(adding, tmp_path / "night-ferry.txt")  # while the question is being answered
+        asking.wait_for_function(
+            f"n => document.querySelectorAll('#chat :is({FINAL})').length > n", arg=before, timeout=ANSWER_TIMEOUT_MS
+        )
+        reply = asking.locator(f"#chat :is({FINAL})").last
+        assert "Sharifov" in reply.inner_text() and _cited_sources(reply) == {f"seeds/{ARTICLE.name}"}
+        assert "now answering from it" in line and (root / "seeds" / "added" / "night-ferry.txt").exists()
+        assert asking.locator("#article-picker input").input_value() == f"seeds/{ARTICLE.name}"
+    finally:
+        c1.close()
+        c2.close()
