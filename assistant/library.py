@@ -184,8 +184,7 @@ def add(source: str | Path, settings: Settings, title: str | None = None) -> Art
 
 def remove(name: str, settings: Settings) -> Article:
     """Remove an added article's file (the index drops its passages at the next ``build_or_load``)."""
-    found = {a.name: a for a in articles(settings)} | {a.source: a for a in articles(settings)}
-    article = found.get(name)
+    article = next((a for a in articles(settings) if name in (a.name, a.source)), None)
     if article is None:
         raise ArticleError(f"There is no article {name!r}; `assistant list` shows their names.")
     if not article.added:

@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import emit  # noqa: E402
+
 CALIB = ROOT.parent / "shared" / "eval" / "squad2_calib_600w.jsonl"
 STARTUP = """
 import json, sys, time
@@ -118,11 +120,7 @@ def main() -> None:
     ap.add_argument("--many", type=int, default=50)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    report = json.dumps(run(args.many), indent=2)
-    print(report)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report + "\n")
+    emit(run(args.many), args.out)
 
 
 if __name__ == "__main__":

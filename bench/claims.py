@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant import claims  # noqa: E402
+from bench.common import emit  # noqa: E402
 
 TARGET_S = 0.3
 
@@ -54,12 +55,7 @@ def main() -> None:
     ap.add_argument("results", type=Path)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    report = measure(json.loads(args.results.read_text())["results"])
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(measure(json.loads(args.results.read_text())["results"]), args.out)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -88,3 +89,12 @@ def prime_page_cache(path: Path) -> None:
     with open(path, "rb") as f:
         while f.read(1 << 24):
             pass
+
+
+def emit(report: dict, out: Path | None) -> None:
+    """Print a benchmark's report as JSON and, given ``out``, write it there too."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
