@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import nlp
 from .schema import AssistantError
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,10 @@ MAX_SOURCE_BYTES = 5_000_000
 # Whitespace including the non-breaking space the article uses between sentences.
 _WS = " \t\r\n\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\ufeff"
 _PARA_BREAK = re.compile(r"\n[ \t\u00a0\r]*\n")
-# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace.
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace, unless the period
+# is an abbreviation's ("St. Augustine", "Rev. Elie Prioleau") or an initial's ("William E. Simon", "E.I. du Pont").
 _SENT_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=[\s\u00a0]|$)")
+_INITIALS = re.compile(r"(?:[A-Z]\.)+")
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     end = len(text) if end is None else end
     spans, pos = [], start
     for m in _SENT_END.finditer(text, start, end):
+        if _abbreviation(text, m.start(), m.end()):
+            continue
         s, e = _strip(text, pos, m.end())
         if e > s:
             spans.append(Span(s, e))
@@ -90,6 +95,20 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     if e > s:
         spans.append(Span(s, e))
     return spans
+
+
+def _abbreviation(text: str, start: int, end: int) -> bool:
+    """Whether the single period at ``text[start:end]`` ends an abbreviation or initials rather than a sentence.
+
+    A lone capital is an initial only after a capitalised word ("William E. Simon", "J. A. Hobson"): "… reduces
+    to Y. There are …" ends a sentence."""
+    if text[start:end] != ".":
+        return False
+    words = text[max(0, start - 40) : end].split()[-2:]  # no abbreviation is longer than "Messrs."
+    word = words[-1].lstrip("\"'“‘([") if words else ""
+    if len(word) == 2 and _INITIALS.fullmatch(word):
+        return len(words) == 2 and words[0].lstrip("\"'“‘([")[:1].isupper()
+    return bool(_INITIALS.fullmatch(word)) or word in nlp.abbreviations()
 
 
 def split_passages(doc: Document, chunk_size: int = 600, chunk_overlap: int = 0) -> list[Passage]:

@@ -80,3 +80,22 @@ def test_broken_and_missing_sources(tmp_path, caplog):
     docs = load_documents(tmp_path / "seeds", tmp_path)
     assert [d.source for d in docs] == ["seeds/good.md"]
     assert "bad.txt" in caplog.text
+
+
+def test_abbreviations_and_initials_end_no_sentence():
+    """SQuAD's texts: "William E. | Simon" cut the answer's name in two, so no sentence named him with his office."""
+    text = (
+        "In 1973, Nixon named William E. Simon as the first Administrator. In 1685, Rev. Elie Prioleau settled "
+        "at St. Augustine with the U.S. Army, e.g. its officers. For example, E.I. du Pont was there. We say that "
+        "X reduces to Y. There are many reductions! Are there? Yes."
+    )
+    got = [text[s.start : s.end] for s in split_sentences(text)]
+    assert got == [
+        "In 1973, Nixon named William E. Simon as the first Administrator.",
+        "In 1685, Rev. Elie Prioleau settled at St. Augustine with the U.S. Army, e.g. its officers.",
+        "For example, E.I. du Pont was there.",
+        "We say that X reduces to Y.",
+        "There are many reductions!",
+        "Are there?",
+        "Yes.",
+    ]
