@@ -285,9 +285,12 @@ _NAMED = {"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "WOR
 _SPEECH = {"say", "tell", "state", "announce", "declare", "claim", "remark", "reply", "insist", "argue", "explain",
            "stress", "emphasize", "promise", "vow", "warn", "add", "note", "write"}  # fmt: skip
 _SPEECH_CUES = _SPEECH | {"statement", "speech", "interview", "remark", "comment", "according"}
-# A person is "he" or "she", a place or a people "it" or "they"; spaCy's small model often tags a person as an
-# organisation ("Nikola Tesla"), so anything else may be any of them.
-_PERSON, _PLACE, _ANY = frozenset({"he", "she"}), frozenset({"it", "they"}), frozenset({"he", "she", "it", "they"})
+# A person is "he" or "she", or in a quotation "I", "you" or "we" ("My name is Jim." … "I caught me an 8 lb.
+# bass"); a place or a people is "it", "they" or "we". spaCy's small model often tags a person as an organisation
+# ("Nikola Tesla"), so anything else may be any of them.
+_PERSON = frozenset({"he", "she", "i", "me", "you", "we"})
+_PLACE = frozenset({"it", "they", "we"})
+_ANY = _PERSON | _PLACE
 
 
 def _doer(token) -> tuple[frozenset[str], frozenset[str]] | None:
@@ -376,6 +379,41 @@ def _names_doer(sent, near: set[str], action: Action) -> bool:
     return named or any(t.lower_ in action.pronouns and t.dep_ in {"nsubj", "nsubjpass"} for t in sent)
 
 
+_WH = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how"}
+
+
+def asked_doer(question: str) -> tuple[str, str] | None:
+    """The verb a question asks about and who does it, when the question names the doer ("Who did the Lombards
+    encourage?" -> encourage, lombard); None when the doer is what is asked ("Who encouraged the Normans?").
+
+    The small parser often misreads "What did Azerbaijan reopen?" (the name a compound, the verb a noun): after
+    "did", "does" or "do", the name before the root is its doer and the root its verb."""
+    doc = _parse(question)
+    verb = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if verb is None or verb.lemma_ in {"be", "do"}:
+        return None
+    aux = next((c for c in verb.children if c.dep_ == "aux" and c.lemma_ == "do" and c.i < verb.i), None)
+    doer = _subject(verb) if verb.pos_ == "VERB" else None
+    if doer is None and aux is not None:
+        doer = next((c for c in verb.children if c.dep_ == "compound" and aux.i < c.i < verb.i), None)
+    if doer is None or doer.pos_ not in {"NOUN", "PROPN"} or any(t.lower_ in _WH for t in doer.subtree):
+        return None
+    return verb.lemma_.lower(), _word(doer)
+
+
+def _answers_another_doer(sentence: str, question: str) -> str | None:
+    """The answer's doer of the question's verb, when it is not the question's ("Who did the Lombards
+    encourage?" -> "The Normans encouraged the Lombards"): an answer to another question."""
+    asked = asked_doer(question)
+    if asked is None:
+        return None
+    for verb in _parse(sentence):
+        doer = _subject(verb) if verb.lemma_ == asked[0] else None
+        if doer is not None and doer.pos_ in {"NOUN", "PROPN"} and not _alike(_word(doer), asked[1]):
+            return _word(doer)
+    return None
+
+
 def _reports_saying(sent) -> bool:
     """A verb of saying, a word for what was said ("statement", "according to"), or quotation marks."""
     cues = {t.lemma_ for t in sent} | {t.lower_ for t in sent}
@@ -400,6 +438,9 @@ def unpaired(sentence: str, cited: list[str], question: str = "") -> str | None:
         if not _count_stands(count, cited, given=count.number in given):
             what = " ".join(w for w in (count.noun, count.governor) if w)
             return f"no cited sentence puts {count.number} with {what}"
+    other = _answers_another_doer(sentence, question) if question else None
+    if other is not None:
+        return f"it says what {other.title()} did, not what the question asks about"
     for action in sorted(actions(sentence, question), key=str):
         if not _action_stands(action, cited):
             return f"no cited sentence has {action}"

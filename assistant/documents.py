@@ -26,9 +26,12 @@ MAX_SOURCE_BYTES = 5_000_000
 _WS = " \t\r\n\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\ufeff"
 _PARA_BREAK = re.compile(r"\n[ \t\u00a0\r]*\n")
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace, unless the period
-# is an abbreviation's ("St. Augustine", "Rev. Elie Prioleau") or an initial's ("William E. Simon", "E.I. du Pont").
+# is an abbreviation's ("St. Augustine", "Rev. Elie Prioleau") or an initial's ("William E. Simon", "E.I. du Pont"),
+# or the next word is in lower case.
 _SENT_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=[\s\u00a0]|$)")
 _INITIALS = re.compile(r"(?:[A-Z]\.)+")
+_LOWER_NEXT = re.compile(r"[\s\u00a0]+[a-z]")  # "an 8 lb. largemouth bass", '"Oh?" she said'
+
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     end = len(text) if end is None else end
     spans, pos = [], start
     for m in _SENT_END.finditer(text, start, end):
-        if _abbreviation(text, m.start(), m.end()):
+        if _abbreviation(text, m.start(), m.end()) or _LOWER_NEXT.match(text, m.end(), end):
             continue
         s, e = _strip(text, pos, m.end())
         if e > s:

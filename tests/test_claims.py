@@ -15,7 +15,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.answering import Assistant
-from assistant.claims import Role, asked_role, counts, parser, roles, unpaired
+from assistant.claims import Role, asked_doer, asked_role, counts, parser, roles, unpaired
 from assistant.grounding import split_sentences
 from assistant.nlp import PIPELINE
 
@@ -74,6 +74,7 @@ CAUGHT = [  # (question, the answer given at cddbaec or one like it, a word of t
     ("Why did Syria close it in the first place?", "Syria closed its embassy because of the war.", "Syria with embass"),
     ("What did Al-Sharaa say when he visited Baku?", "Al-Sharaa said he was happy to meet with Azerbaijan.", "saying"),
     ("Which ministry does Ahmad Al-Sharaa run?", "Economy.", "with economi"),
+    ("What did Turkey reopen in Damascus?", "Azerbaijan reopened its embassy in Damascus.", "what Azerbaijan did"),
 ]
 KEPT = [  # right answers, phrased as the model phrases them
     ("Who led the delegation?", LED),
@@ -94,6 +95,8 @@ KEPT = [  # right answers, phrased as the model phrases them
     ("What did Sharifov carry?", "Samir Sharifov carried a personal message from President Ilham Aliyev."),
     ("Who carried the message?", "Samir Sharifov."),
     ("Where did Aliyev and Al-Sharaa meet?", "Aliyev met Al-Sharaa at the Antalya Diplomacy Forum."),
+    ("What did Azerbaijan reopen?", "The embassy in Damascus was reopened by Azerbaijan."),  # the doer, passive
+    ("What did the delegation carry?", "The delegation carried a personal message from President Ilham Aliyev."),
 ]
 
 
@@ -136,6 +139,14 @@ def test_a_saying_needs_a_cited_sentence_that_reports_one():
     for cited in said:
         assert unpaired("Aliyev said the talks were a success.", [cited], "") is None
     assert unpaired("Aliyev said the talks were a success.", ["Aliyev held talks, which were a success."], "")
+
+
+def test_asked_doer_is_the_named_subject_of_the_questions_verb():
+    assert asked_doer("Who did the Lombards encourage to come to the south?") == ("encourage", "lombard")
+    assert asked_doer("What did Azerbaijan reopen?") == ("reopen", "azerbaijan")
+    assert asked_doer("Who encouraged the Normans?") is None  # the doer is what is asked
+    assert asked_doer("Which country reopened its embassy?") is None
+    assert asked_doer("Who is Samir Sharifov?") is None
 
 
 def test_asked_role_is_an_office_narrowed_by_a_name():

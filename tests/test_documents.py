@@ -87,7 +87,7 @@ def test_abbreviations_and_initials_end_no_sentence():
     text = (
         "In 1973, Nixon named William E. Simon as the first Administrator. In 1685, Rev. Elie Prioleau settled "
         "at St. Augustine with the U.S. Army, e.g. its officers. For example, E.I. du Pont was there. We say that "
-        "X reduces to Y. There are many reductions! Are there? Yes."
+        "X reduces to Y. There are many reductions! Are there? Yes. I caught an 8 lb. largemouth bass. 'Oh?' she said."
     )
     got = [text[s.start : s.end] for s in split_sentences(text)]
     assert got == [
@@ -98,4 +98,6 @@ def test_abbreviations_and_initials_end_no_sentence():
         "There are many reductions!",
         "Are there?",
         "Yes.",
+        "I caught an 8 lb. largemouth bass.",  # no sentence starts in lower case
+        "'Oh?' she said.",
     ]
