@@ -21,15 +21,13 @@ from assistant.index import StoreUnavailableError, build_or_load
 from assistant.retrieval import HybridRetriever
 from assistant.schema import AssistantError, InputError
 
-from .conftest import ARTICLE, ROOT
+from .conftest import ARTICLE, CHROMIUM, CHROMIUM_ARGS, ROOT
 from .servers import Process, chroma_server, llama_server, page_ready, reader_page
 from .test_article_questions import QSET
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad2_dev_600w.jsonl"
 LEADER = "Who led the Azerbaijani delegation to Damascus?"
 FRESNO = "How far is Fresno from Los Angeles?"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def _fresno_text() -> str:

@@ -21,12 +21,11 @@ from assistant.feedback import FeedbackError, FeedbackLog
 from assistant.rendering import esc, render_answer, render_article, u16
 from assistant.schema import Answer, Citation
 
+from .conftest import CHROMIUM, CHROMIUM_ARGS
 from .servers import Process, chat_page, http_ok, started
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "seeds" / "azerbaijan-syria.txt"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ANSWER_TIMEOUT_MS = 240_000  # a shared 2-core machine: one answer can take a minute or more
 FINAL = ".msg-answer, .msg-quote, .msg-abstain, .msg-error"
 
@@ -115,21 +114,9 @@ def chromium_page(url: str, ready: str):
             browser.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _open(browser, url: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(30_000)
+def _open(browser, url: str, height: int = 900, timeout_ms: int = 30_000):
+    context = browser.new_context(viewport={"width": 1400, "height": height})
+    context.set_default_timeout(timeout_ms)
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector("#article-pane section.doc")

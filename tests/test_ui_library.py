@@ -18,7 +18,8 @@ import pytest
 from .conftest import ARTICLE
 from .servers import chat_page, http_ok, started
 from .test_library import HARBOUR, PAGE
-from .test_ui import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, FINAL
+from .test_ui import ANSWER_TIMEOUT_MS, FINAL, ask
+from .test_ui import _open as open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.llm]
 
@@ -55,25 +56,8 @@ def server(root):
     assert "Traceback" not in s.text(), s.text()[-4000:]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def _open(browser, url: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(60_000)
-    page = context.new_page()
-    page.goto(url)
-    page.wait_for_selector("#article-pane section.doc")
-    return context, page
+    return open_page(browser, url, height=1000, timeout_ms=60_000)
 
 
 LINE = "#add-progress :is(p.add-progress, p.add-error)"  # the handler's own line (Gradio adds a timer beside it)
@@ -98,17 +82,6 @@ def _add_file(page, path: Path) -> str:
 
 def _line(page) -> str:
     return page.locator(LINE).inner_text() if page.locator(LINE).count() else ""
-
-
-def _ask(page, question: str):
-    before = page.locator(f"#chat :is({FINAL})").count()
-    page.wait_for_selector("#ask:not([disabled])")
-    page.fill("#question textarea", question)
-    page.press("#question textarea", "Enter")
-    page.wait_for_function(
-        f"n => document.querySelectorAll('#chat :is({FINAL})').length > n", arg=before, timeout=ANSWER_TIMEOUT_MS
-    )
-    return page.locator(f"#chat :is({FINAL})").last
 
 
 def _cited_sources(reply) -> set[str]:
@@ -139,7 +112,7 @@ def test_txt_html_and_pdf_are_added_shown_and_answered_with_their_own_citations(
             assert page.locator("#article-picker input").input_value() == source  # picked
             shown = page.locator(f'#article-pane section.doc[data-source="{source}"]')
             assert shown.is_visible() and "<p>" not in shown.inner_text() and "Log in" not in shown.inner_text()
-            reply = _ask(page, question)
+            reply = ask(page, question)
             text = reply.inner_text()
             assert want in text and _cited_sources(reply) == {source}, (name, text)
     finally:
