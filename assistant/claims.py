@@ -402,14 +402,18 @@ def asked_doer(question: str) -> tuple[str, str] | None:
 
 
 def _answers_another_doer(sentence: str, question: str) -> str | None:
-    """The answer's doer of the question's verb, when it is not the question's ("Who did the Lombards
-    encourage?" -> "The Normans encouraged the Lombards"): an answer to another question."""
+    """The answer's doer of the question's verb, when the question's doer is in the answer in another part ("Who
+    did the Normans encourage?" -> "The Lombards encouraged Normans"): who did what to whom is swapped. Another
+    name alone is no swap: "Azerbaijan could help …" answers "What could Baku help …?"."""
     asked = asked_doer(question)
     if asked is None:
         return None
-    for verb in _parse(sentence):
+    doc = _parse(sentence)
+    for verb in doc:
         doer = _subject(verb) if verb.lemma_ == asked[0] else None
-        if doer is not None and doer.pos_ in {"NOUN", "PROPN"} and not _alike(_word(doer), asked[1]):
+        if doer is None or doer.pos_ not in {"NOUN", "PROPN"} or _alike(_word(doer), asked[1]):
+            continue
+        if any(_alike(_word(t), asked[1]) for t in doc if t.i not in {c.i for c in doer.subtree}):
             return _word(doer)
     return None
 

@@ -74,7 +74,11 @@ CAUGHT = [  # (question, the answer given at cddbaec or one like it, a word of t
     ("Why did Syria close it in the first place?", "Syria closed its embassy because of the war.", "Syria with embass"),
     ("What did Al-Sharaa say when he visited Baku?", "Al-Sharaa said he was happy to meet with Azerbaijan.", "saying"),
     ("Which ministry does Ahmad Al-Sharaa run?", "Economy.", "with economi"),
-    ("What did Turkey reopen in Damascus?", "Azerbaijan reopened its embassy in Damascus.", "what Azerbaijan did"),
+    (
+        "Who did Syria's transitional leader send a message to?",
+        "President Ilham Aliyev sent a message to Syria's transitional leader, Ahmad Al-Sharaa.",
+        "what Aliyev did",
+    ),
 ]
 KEPT = [  # right answers, phrased as the model phrases them
     ("Who led the delegation?", LED),
@@ -97,6 +101,7 @@ KEPT = [  # right answers, phrased as the model phrases them
     ("Where did Aliyev and Al-Sharaa meet?", "Aliyev met Al-Sharaa at the Antalya Diplomacy Forum."),
     ("What did Azerbaijan reopen?", "The embassy in Damascus was reopened by Azerbaijan."),  # the doer, passive
     ("What did the delegation carry?", "The delegation carried a personal message from President Ilham Aliyev."),
+    ("What could Baku help revive?", "Azerbaijan could help revive Syria's battered energy sector."),  # one country
 ]
 
 
