@@ -62,6 +62,7 @@ class Action:
     pronouns: frozenset[str]  # the subject pronouns that can stand for the doer in a cited sentence
     done_to: str | None
     speech: bool = False
+    person: bool = False  # what was acted on is a person ("Larry"), whom a cited sentence may call "his", "him"
 
     def __str__(self) -> str:
         doer = " ".join(sorted(self.doer)).title()
@@ -291,18 +292,25 @@ _SPEECH_CUES = _SPEECH | {"statement", "speech", "interview", "remark", "comment
 _PERSON = frozenset({"he", "she", "i", "me", "you", "we"})
 _PLACE = frozenset({"it", "they", "we"})
 _ANY = _PERSON | _PLACE
+_OTHERS = {"him", "his", "her"}
 
 
 def _doer(token) -> tuple[frozenset[str], frozenset[str]] | None:
-    """The words of the name a token belongs to, and the pronouns that can stand for it; None when no name."""
-    if token.pos_ != "PROPN" or (token.ent_type_ and token.ent_type_ not in _NAMED):
-        return None
+    """The words of the name a token belongs to, and the pronouns that can stand for it; None when the token is
+    no name. A cited sentence names it with any of those words spelled as a name ("Larry" for "Larry Luzor"; not
+    "diplomacy" for "the Antalya Diplomacy Forum")."""
+    if not _spelled_as_name(token) or (token.ent_type_ and token.ent_type_ not in _NAMED):
+        return None  # "embasy" in "how long was the embasy closed?" is tagged a name, but is a misspelled word
     ent = next((e for e in token.doc.ents if e.start <= token.i < e.end), None)
     span = list(ent) if ent is not None else [token]
-    words = frozenset(_word(t) for t in span if t.pos_ == "PROPN" and normalize(t.text) not in STOPWORDS)
+    words = frozenset(_word(t) for t in span if _spelled_as_name(t) and normalize(t.text) not in STOPWORDS)
     kind = token.ent_type_
     pronouns = _PERSON if kind == "PERSON" else _PLACE if kind in {"GPE", "LOC", "NORP", "FAC"} else _ANY
     return (words, pronouns) if words else None
+
+
+def _spelled_as_name(token) -> bool:
+    return token.pos_ == "PROPN" and token.text[:1].isupper()
 
 
 def _object(verb):
@@ -342,17 +350,26 @@ def actions(text: str, question: str = "") -> set[Action]:
 def _phrase_action(phrase, question) -> set[Action]:
     """What a phrase answer says: the thing it names stands with what the question names ("Economy." for "Which
     ministry does Al-Sharaa run?"; "Turkey." for "Who hosted the forum?"). The question's parse is not trusted
-    for who acts ("run" is read as a noun there), only for which names it gives."""
+    for who acts ("run" is read as a noun there), only for which names it gives. A name that only narrows a
+    common noun ("the Azerbaijani team", "the Norman castle") describes what is asked about, which the article
+    may call otherwise ("a high-level delegation"): it is not paired."""
     head = next((t for t in phrase if t.dep_ == "ROOT"), None)
     if head is not None and head.pos_ == "ADP":  # "In the Damascus talks."
         head = next((c for c in head.children if c.dep_ == "pobj"), None)
     if head is None or head.pos_ not in {"NOUN", "PROPN"}:
         return set()
-    named = {n for n in map(_doer, question) if n}
+    named = {n for t in question if not _narrows_a_noun(t) for n in [_doer(t)] if n}
     words = frozenset(w for n, _ in named for w in n) - {_word(head)}
     if not words:
         return set()
-    return {Action(words, frozenset().union(*(p for _, p in named)), _word(head))}
+    person = head.pos_ == "PROPN" and head.ent_type_ == "PERSON"
+    return {Action(words, frozenset().union(*(p for _, p in named)), _word(head), person=person)}
+
+
+def _narrows_a_noun(token) -> bool:
+    ent = next((e for e in token.doc.ents if e.start <= token.i < e.end), None)
+    root = ent.root if ent is not None else token
+    return root.dep_ in {"compound", "amod", "poss", "nmod"} and root.head.pos_ == "NOUN" and root.head.dep_ != "ROOT"
 
 
 def _action_stands(action: Action, cited: list[str]) -> bool:
@@ -367,15 +384,22 @@ def _action_stands(action: Action, cited: list[str]) -> bool:
             near = {_word(t) for t in sent if t.pos_ in _CONTENT | {"NUM"}}
             names_it = not action.speech and any(_alike(action.done_to, n) for n in near)
             about_it = about_it or names_it
-            if not (names_it or action.speech) or not _names_doer(sent, near, action):
+            names_it = names_it or (action.person and _stands_for_another(sent))  # "She hated his smoking": Larry
+            if not (names_it or action.speech) or not _names_doer(sent, action):
                 continue
             if names_it or _reports_saying(sent):
                 return True
     return not about_it and not action.speech
 
 
-def _names_doer(sent, near: set[str], action: Action) -> bool:
-    named = any(_alike(d, n) for d in action.doer for n in near)
+def _stands_for_another(sent) -> bool:
+    """A pronoun for a person other than the subject ("his", "him", "her"), which may stand for the answer."""
+    return any(t.pos_ == "PRON" and t.lower_ in _OTHERS and t.dep_ not in {"nsubj", "nsubjpass"} for t in sent)
+
+
+def _names_doer(sent, action: Action) -> bool:
+    names = {_word(t) for t in sent if t.pos_ == "PROPN" or t.ent_type_}  # "Azerbaijani" names Azerbaijan
+    named = any(_alike(d, n) for d in action.doer for n in names)
     return named or any(t.lower_ in action.pronouns and t.dep_ in {"nsubj", "nsubjpass"} for t in sent)
 
 

@@ -74,6 +74,7 @@ CAUGHT = [  # (question, the answer given at cddbaec or one like it, a word of t
     ("Why did Syria close it in the first place?", "Syria closed its embassy because of the war.", "Syria with embass"),
     ("What did Al-Sharaa say when he visited Baku?", "Al-Sharaa said he was happy to meet with Azerbaijan.", "saying"),
     ("Which ministry does Ahmad Al-Sharaa run?", "Economy.", "with economi"),
+    ("Who led the Syrian delegation to Baku?", "Samir Sharifov.", "Baku with sharifov"),  # no one went to Baku
     (
         "Who did Syria's transitional leader send a message to?",
         "President Ilham Aliyev sent a message to Syria's transitional leader, Ahmad Al-Sharaa.",
@@ -102,6 +103,8 @@ KEPT = [  # right answers, phrased as the model phrases them
     ("What did Azerbaijan reopen?", "The embassy in Damascus was reopened by Azerbaijan."),  # the doer, passive
     ("What did the delegation carry?", "The delegation carried a personal message from President Ilham Aliyev."),
     ("What could Baku help revive?", "Azerbaijan could help revive Syria's battered energy sector."),  # one country
+    ("Who headed the Azerbaijani team that went to the Syrian capital?", "Samir Sharifov."),  # "Azerbaijani" narrows
+    ("how long was the embasy closed?", "12 years."),  # "embasy" is a misspelled word, not a name
 ]
 
 
@@ -137,6 +140,12 @@ def test_a_pronoun_subject_stands_for_the_doer_it_agrees_with():
     assert unpaired("Ahmad Al-Sharaa met the delegation.", ["Then he met the delegation."], "") is None
     assert unpaired("Ahmad Al-Sharaa met the delegation.", ["Then it met the delegation."], "") is not None
     assert unpaired("Syria reopened its embassy.", [EMBASSY], "") is not None
+
+
+def test_a_person_who_answers_may_be_his_or_her_in_the_cited_sentence():
+    cited = ["Larry glanced over at his new car.", "She hated his smoking, but he didn't care."]
+    assert unpaired("Larry.", cited, "Whose smoking did Erin hate?") is None  # she: Erin; his: Larry
+    assert unpaired("Larry.", cited[:1], "Whose smoking did Erin hate?") is not None  # nothing of Erin
 
 
 def test_a_saying_needs_a_cited_sentence_that_reports_one():
