@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from . import documents
 from .citations import Sentence, select_support
 from .claims import unpaired
 from .documents import Passage
@@ -29,8 +30,6 @@ DECLINE = re.compile(
 )
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _LABEL = re.compile(r"^\s*(answer|a|summary|explanation)\s*:\s*", re.IGNORECASE)
-# A sentence ends at . ! ? (and closing quotes) before whitespace and a capital, digit or quote.
-_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 POLARITY = re.compile(r"^\s*(yes|no)\b[\s,.;:!—–-]*", re.IGNORECASE)
 _MODAL = re.compile(r"\b(will|would|could|might|shall|may)\b", re.IGNORECASE)
 _YES_NO = re.compile(r"^(but |and |so )?(is|are|was|were|do|does|did|has|have|can|could|will|would|should)\b", re.I)
@@ -77,7 +76,9 @@ def plain(sentence: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _END.split(text) if s.strip()]
+    """A reply's sentences, split as the article's are (``documents.split_sentences``: "William E. Simon" and
+    "St. Augustine" stay whole)."""
+    return [text[s.start : s.end] for s in documents.split_sentences(text)]
 
 
 def finished_sentences(buffer: str) -> tuple[list[str], str]:

@@ -283,3 +283,15 @@ def _turns(a: Assistant, question: str, replies: list[str]) -> list[str]:
 
 def _answer(a: Assistant, question: str, replies: list[str]):
     return _run(a, question, replies)[1]
+
+
+def test_a_reply_is_split_into_sentences_as_the_article_is():
+    """ "William E. | Simon [1]." was two answer sentences; an unfinished "William E." waits for its next word."""
+    from assistant.grounding import finished_sentences, split_sentences
+
+    reply = "In 1973, Nixon named William E. Simon as the first Administrator [1]. He was at St. Augustine [2]."
+    assert split_sentences(reply) == [
+        "In 1973, Nixon named William E. Simon as the first Administrator [1].",
+        "He was at St. Augustine [2].",
+    ]
+    assert finished_sentences("Nixon named William E.") == ([], "Nixon named William E.")
