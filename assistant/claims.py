@@ -301,12 +301,17 @@ def _doer(token) -> tuple[frozenset[str], frozenset[str]] | None:
     "diplomacy" for "the Antalya Diplomacy Forum")."""
     if not _spelled_as_name(token) or (token.ent_type_ and token.ent_type_ not in _NAMED):
         return None  # "embasy" in "how long was the embasy closed?" is tagged a name, but is a misspelled word
-    ent = next((e for e in token.doc.ents if e.start <= token.i < e.end), None)
+    ent = _entity(token)
     span = list(ent) if ent is not None else [token]
     words = frozenset(_word(t) for t in span if _spelled_as_name(t) and normalize(t.text) not in STOPWORDS)
     kind = token.ent_type_
     pronouns = _PERSON if kind == "PERSON" else _PLACE if kind in {"GPE", "LOC", "NORP", "FAC"} else _ANY
     return (words, pronouns) if words else None
+
+
+def _entity(token):
+    """The named-entity span a token belongs to, or None."""
+    return next((e for e in token.doc.ents if e.start <= token.i < e.end), None)
 
 
 def _spelled_as_name(token) -> bool:
@@ -367,7 +372,7 @@ def _phrase_action(phrase, question) -> set[Action]:
 
 
 def _narrows_a_noun(token) -> bool:
-    ent = next((e for e in token.doc.ents if e.start <= token.i < e.end), None)
+    ent = _entity(token)
     root = ent.root if ent is not None else token
     return root.dep_ in {"compound", "amod", "poss", "nmod"} and root.head.pos_ == "NOUN" and root.head.dep_ != "ROOT"
 

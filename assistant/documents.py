@@ -33,7 +33,6 @@ _INITIALS = re.compile(r"(?:[A-Z]\.)+")
 _LOWER_NEXT = re.compile(r"[\s\u00a0]+[a-z]")  # "an 8 lb. largemouth bass", '"Oh?" she said'
 
 
-
 @dataclass(frozen=True)
 class Span:
     start: int
