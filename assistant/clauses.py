@@ -1,0 +1,66 @@
+"""The shorter sentences a sentence holds: its main clause with a trailing modifier cut off.
+
+A small model often writes one true clause and then runs on ("Cultural and educational exchanges can help Syria
+rebuild its institutions *by fostering a sense of unity and shared values*"). The grounding check rightly drops
+the sentence for the invented tail, and with it the true part. ``shorter`` offers the sentence cut before each
+trailing modifier — a prepositional phrase, an adverbial, relative or participial clause, a conjoined clause —
+longest first, read from spaCy's dependency parse; the grounding check then keeps the longest one that passes
+every check on its own. Nothing is added or reworded, so a cut sentence says less, never something else:
+a cut that would remove a negation, a contrast or a condition ("but only if …", "unless …") is not offered, nor
+one that leaves the main verb without its subject or object.
+"""
+
+from __future__ import annotations
+
+from .claims import normalize_quotes, parser
+
+# Dependencies that start a modifier which can go: what the main clause says holds without it. A clause can go
+# wherever it hangs; a phrase only where it modifies a verb ("rebuild … by fostering …"), never inside a noun
+# phrase ("a sense of unity") or a list ("energy, infrastructure, and education").
+_CLAUSES = {"advcl", "relcl", "acl"}
+_PHRASES = {"prep", "npadvmod", "agent", "advmod"}
+_VERBS = {"VERB", "AUX"}
+# What the main verb needs to still say something: its subject, object, complement or particle.
+_CORE = {"nsubj", "nsubjpass", "csubj", "expl", "dobj", "attr", "acomp", "oprd", "dative", "prt", "xcomp", "ccomp",
+         "aux", "auxpass", "neg"}  # fmt: skip
+# A tail holding one of these words qualifies the clause before it: cutting it could flip what is said.
+_QUALIFIERS = {"not", "n't", "no", "never", "nor", "neither", "without", "except", "unless", "only", "but",
+               "although", "though", "however", "yet", "despite", "if", "instead", "rather", "than", "whether",
+               "nothing", "none", "nobody", "hardly", "barely", "fail", "failed", "fails"}  # fmt: skip
+# Words that would dangle at the end of what is kept.
+_DANGLING = {"and", "or", "but", "so", ",", ";", ":", "—", "–", "-", "which", "who", "that", "while", "as"}
+
+
+def shorter(sentence: str) -> list[str]:
+    """The sentence cut before each trailing modifier of its main clause, longest first (empty: none)."""
+    doc = parser()(normalize_quotes(sentence))  # the same length: offsets into the sentence hold
+    roots = [t for t in doc if t.dep_ == "ROOT"]
+    if len(roots) != 1 or roots[0].pos_ not in _VERBS:
+        return []
+    root = roots[0]
+    words = [t for t in doc if not t.is_punct]
+    if not words:
+        return []
+    last = words[-1].i
+    core_end = max([root.i] + [c.i for c in root.children if c.dep_ in _CORE])
+    if not any(c.dep_ in {"nsubj", "nsubjpass", "csubj", "expl"} for c in root.children):
+        return []  # a fragment or an imperative: no clause to keep
+    cuts = set()
+    for t in doc:
+        start = t.left_edge.i
+        trailing = t.dep_ in _CLAUSES or (t.dep_ in _PHRASES and t.head.pos_ in _VERBS)
+        trailing = trailing or (t.dep_ == "conj" and t.pos_ in _VERBS)  # "…, and the two sides agreed …"
+        if trailing and t.right_edge.i >= last and start > core_end:
+            cuts.add(start)
+    out = []
+    for start in sorted(cuts, reverse=True):
+        tail = {t.lower_ for t in doc[start:]}
+        kept = list(doc[:start])
+        while kept and (kept[-1].is_punct or kept[-1].lower_ in _DANGLING):
+            kept.pop()
+        if tail & _QUALIFIERS or not kept or kept[-1].i < core_end:
+            continue
+        text = sentence[: kept[-1].idx + len(kept[-1].text)] + "."
+        if text not in out:
+            out.append(text)
+    return out
