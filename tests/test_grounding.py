@@ -203,11 +203,6 @@ def test_an_age_read_off_a_duration_is_a_decline(scripted):
         ("At what age did he start?", "At 6.", "He was six years old when he started to paint.", False),
         ("How old is the forum?", "It is 5 years old.", "The forum, born in 2021, is 5 years old.", False),
         ("How many ministers?", "Several.", "They met several ministers.", True),
-        # a century, a decade or a three-digit year is a time (seen on SQuAD calibration texts)
-        ("When was the word first recorded?", "In the 9th century.", "", False),
-        ("When did Crispin fight the Turks?", "In the 1060s.", "", False),
-        ("When was the Duchy founded?", "911.", "", False),
-        ("When did they meet?", "They met at the forum.", "", True),
     ],
 )
 def test_the_kind_of_answer_is_checked_against_what_was_asked(question, answer, evidence, wrong):
