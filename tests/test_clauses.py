@@ -30,6 +30,10 @@ RUN_ON = ("Cultural and educational exchanges can help Syria rebuild its institu
         # a tail that qualifies what comes before is never cut off
         ("The delegation met the president, but only after the ministers refused.", []),
         ("Baku will invest in Syria unless sanctions return.", []),
+        # a denied main clause may deny the tail; a participle on a noun is what the noun means (both seen on
+        # QuAIL calibration answers)
+        ("He didn't leave because of the rain.", []),
+        ("The principal disliked the idea of his boys spending a long weekend fishing.", []),
         # no clause to keep
         ("Energy, infrastructure and education.", []),
     ],
