@@ -49,8 +49,7 @@ SIGNALS: tuple[Signal, ...] = (
            "a reply that restates the question and adds nothing"),
     Signal("answer_grounded", "answer", "every sentence grounded",
            "per sentence: numbers and names in its cited sentences, more than half of its words there, few words "
-           "the article never uses; a failing sentence is cut back to its main clause if that passes, else dropped. No "
-           "sentence left: decline",
+           "the article never uses; a failing sentence is dropped. No sentence left: decline",
            "invented \"$1 billion\", \"Recep Tayyip Erdogan\", paraphrased inventions"),
     Signal("answer_type", "answer", "the kind of answer",
            "\"how much / how many\" needs a number, \"when\" a time, \"how old\" an age stated in the cited "

@@ -4,10 +4,9 @@ The model writes sentences; it never writes citations. Each finished sentence is
 the article sentences that support it are found, and the sentence is kept only when every number and name
 in it occurs in those sentences, most of its content words do, and what it pairs (a person and a role, a
 number and what it counts, the holder of the office the question asks about) one cited sentence pairs too
-(``claims``). A sentence that fails is kept as its longest cut that passes (its main clause without a trailing
-modifier: ``clauses``), else dropped, and the rest of the answer stays; an answer with no sentence left is a
-decline. The article's own questions ("Will this partnership evolve into a long-term alliance?") never count as
-support: they assert nothing.
+(``claims``). A sentence that fails is dropped and the
+rest of the answer stays; an answer with no sentence left is a decline. The article's own questions
+("Will this partnership evolve into a long-term alliance?") never count as support: they assert nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from . import clauses, documents
+from . import documents
 from .citations import Sentence, select_support
 from .claims import unpaired
 from .documents import Passage
@@ -45,7 +44,6 @@ class Claim:
     text: str
     support: list[Sentence] = field(default_factory=list)
     reason: str | None = None
-    cut_from: str = ""  # the sentence as written, when only a shorter cut of it passed (``clauses``)
 
     @property
     def kept(self) -> bool:
@@ -182,24 +180,7 @@ def ground(text: str, question: str, candidates: list[Sentence], corpus: Vocabul
     else:
         claim.support = select_support(body, question, candidates, max_cites=max_cites)
         claim.reason = unsupported(body, claim.support, corpus, question)
-        if claim.reason is not None:
-            claim = _cut(text, body, question, candidates, corpus, max_cites) or claim
     return claim
-
-
-def _cut(text: str, body: str, question: str, candidates: list[Sentence], corpus: Vocabulary,
-         max_cites: int) -> Claim | None:  # fmt: skip
-    """The longest cut of a failed sentence (its main clause without a trailing modifier, ``clauses.shorter``)
-    that passes every check on its own: the true part of a sentence that ran on into an invented tail."""
-    asked = {stem(w) for w in content_words(question)}
-    for cut in clauses.shorter(body):
-        terms = content_words(cut)
-        if not terms or {stem(w) for w in terms} <= asked:
-            continue  # what is left only repeats the question
-        support = select_support(cut, question, candidates, max_cites=max_cites)
-        if unsupported(cut, support, corpus, question) is None:
-            return Claim(text.replace(body, cut) if body in text else cut, support, cut_from=text)
-    return None
 
 
 def trim_foreign(text: str, corpus: Vocabulary) -> str:

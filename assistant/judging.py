@@ -203,9 +203,6 @@ def _decision_record(decision) -> dict:
         "signals": dict(getattr(decision, "signals", {}) or {}),
         "quote_probability": getattr(decision, "quote_probability", None),
         "quote_features": dict(getattr(decision, "quote_features", {}) or {}),
-        # sentences kept only as a shorter cut of what the model wrote: {"written": …, "kept": …}
-        "cuts": [{"written": c.cut_from, "kept": c.text} for c in getattr(decision, "claims", []) or []
-                 if getattr(c, "cut_from", "") and c.kept],  # fmt: skip
         "hits": [_hit_record(h) for h in getattr(decision, "hits", []) or []],
     }
 
