@@ -321,7 +321,7 @@ class Assistant:
         run.decision.phrase = short
         inputs = {
             "context": self.format_context(passages), "question": run.standalone, "reply": run.raw.strip(),
-            "instruction": self.prompts.instruction(SPECS["fact"], run.standalone),
+            "instruction": self.prompts.instruction(SPECS["fact"]),
             "evidence": self.evidence(passages, run.standalone) if run.evidence else "",  # the answer turn, as it was
         }  # fmt: skip
         chain = self.prompts.restate_chain(

@@ -21,18 +21,6 @@ _PART = re.compile(
     r"\b(part|paragraph|section|bit|passage|end|ending|wrap|conclusion|conclude|beginning|start)\b", re.I
 )
 
-# "When did …?", "When Candy approached Larry:": a story often places an event by another event, not by a date.
-_WHEN = re.compile(r"^\s*when\b", re.I)
-
-
-def _instruction_name(kind: Kind, question: str) -> str:
-    """The ``kinds.yaml`` entry for a question: its kind's, or the variant its wording asks for."""
-    if kind.name == "summary" and _PART.search(question):
-        return "summary_part"
-    if kind.name == "fact" and _WHEN.search(question):
-        return "fact_when"
-    return kind.name
-
 
 def load_prompt(folder: Path, name: str) -> str:
     path = folder / name
@@ -49,7 +37,7 @@ def load_kind_prompts(folder: Path) -> dict[str, str]:
         data = yaml.safe_load(load_prompt(folder, "kinds.yaml"))
     except yaml.YAMLError as exc:
         raise InputError(f"Prompt file {path} is not valid YAML: {exc}") from exc
-    missing = [k for k in (*SPECS, "summary_part", "fact_when", "decline") if not isinstance((data or {}).get(k), str)]
+    missing = [k for k in (*SPECS, "summary_part", "decline") if not isinstance((data or {}).get(k), str)]
     if missing:
         raise InputError(f"Prompt file {path} lacks an instruction for: {', '.join(missing)}.")
     return data
@@ -79,7 +67,8 @@ class Prompts:
 
     def instruction(self, kind: Kind, question: str = "") -> str:
         """The kind's instruction; only fact questions are offered the decline (``NOT IN ARTICLE``)."""
-        text = self.kinds[_instruction_name(kind, question)].strip()
+        name = "summary_part" if kind.name == "summary" and _PART.search(question) else kind.name
+        text = self.kinds[name].strip()
         return f"{text} {self.kinds['decline'].strip()}" if kind.may_decline else text
 
     def evidence(self, sentences: list[str]) -> str:
@@ -101,7 +90,6 @@ class Prompts:
         """The head of every instruction a question of ``kinds`` can get (a summary: the whole, or a part)."""
         every = [self.instruction(SPECS[k]) for k in kinds]
         every += [self.instruction(SPECS["summary"], "that part")] if "summary" in kinds else []
-        every += [self.instruction(SPECS["fact"], "when")] if "fact" in kinds else []
         return [self.head(text) for text in dict.fromkeys(every)]
 
     def answer_chain(
