@@ -33,7 +33,7 @@ from .prompts import Prompts
 from .retrieval import Hit, HybridRetriever, SentenceRanker
 from .schema import Answer, InputError
 from .synthesis import abstention, compose, quoted_answer, raised_answer, structure_answer
-from .text import Vocabulary, content_words, stem
+from .text import Vocabulary, content_words, numbers, stem
 
 
 @dataclass
@@ -331,7 +331,8 @@ class Assistant:
         if said:
             claim = ground(plain(said[0]), run.standalone, statements_of(passages), run.vocab, max_cites=3)
             wanted = {stem(w) for w in content_words(short)}
-            if claim.kept and wanted <= {stem(w) for w in content_words(claim.text)}:
+            said_all = wanted <= {stem(w) for w in content_words(claim.text)} and numbers(short) <= numbers(claim.text)
+            if claim.kept and said_all:
                 run.claims = [claim]
         run.timings["restate_s"] = run.since(t)
 

@@ -39,11 +39,12 @@ def _units(text: str) -> list[tuple[str, ...]]:
 def select_support(answer: str, question: str, candidates: list[Sentence], max_cites: int = 2) -> list[Sentence]:
     """The fewest sentences that cover the answer's names and words, preferring those that match the question."""
     a_units = _units(answer)
+    a_numbers = set() if a_units else numbers(answer)  # a bare number ("8", "6.1%") is cited where it stands
     q_terms = list(dict.fromkeys(content_words(question)))
     vocabs = [Vocabulary(s.text) for s in candidates]
 
     def score(i: int) -> tuple[float, int]:
-        a = sum(vocabs[i].mentions(u, fuzzy=False) for u in a_units)
+        a = sum(vocabs[i].mentions(u, fuzzy=False) for u in a_units) + len(a_numbers & vocabs[i].numbers)
         q = sum(vocabs[i].has(t, fuzzy=False) for t in q_terms)
         return (-(2.0 * a + q), i)
 

@@ -173,9 +173,9 @@ def ground(text: str, question: str, candidates: list[Sentence], corpus: Vocabul
         claim.reason = "the sentence says the article does not give the answer"
     elif text.rstrip(" \"”’)").endswith("?"):
         claim.reason = "the sentence is a question"
-    elif not terms:
+    elif not terms and not numbers(body):  # a bare number ("8", "6.1%") is checked as a number
         claim.reason = "the sentence has no content words"
-    elif {stem(w) for w in terms} <= {stem(w) for w in content_words(question)}:
+    elif terms and {stem(w) for w in terms} <= {stem(w) for w in content_words(question)}:
         claim.reason = ECHO
     else:
         claim.support = select_support(body, question, candidates, max_cites=max_cites)
@@ -190,6 +190,8 @@ def trim_foreign(text: str, corpus: Vocabulary) -> str:
     """
     end = text.rstrip()[-1:] if text.rstrip()[-1:] in ".!?" else ""
     tokens = text.rstrip(" .!?").split()
+    if not tokens:  # "Yes." once its polarity is set aside
+        return text
 
     def foreign(tok: str) -> bool:
         ws = content_words(tok)
@@ -223,6 +225,8 @@ def unsupported(text: str, support: list[Sentence], corpus: Vocabulary, question
         if words_ and not cited.mentions(words_, fuzzy=True):
             return f"the name {' '.join(words_)} is not in the cited sentences"
     terms = content_words(text)
+    if not terms:  # a bare number, in the cited sentences: what it counts is the claim check's to judge
+        return unpaired(text, [s.text for s in support], question)
     asked = {stem(w) for w in content_words(question)}
     foreign = [w for w in terms if not _in(corpus, w) and stem(w) not in asked]
     share = sum(_in(cited, w) for w in terms) / len(terms)

@@ -295,3 +295,32 @@ def test_a_reply_is_split_into_sentences_as_the_article_is():
         "He was at St. Augustine [2].",
     ]
     assert finished_sentences("Nixon named William E.") == ([], "Nixon named William E.")
+
+
+_ELEMENTS = (
+    "Oxygen is a chemical element with atomic number 8. It is a member of the chalcogen group on the periodic table.\n\n"
+    "In 1992, 6.1% of students in the east attended private schools. Carbon has 6 protons."
+)
+
+
+@pytest.mark.parametrize(
+    "reply,question,kept,cited",
+    [
+        ("8", "What is the atomic number of oxygen?", True, "atomic number 8"),
+        ("6.1%", "In 1992, what percentage of students in the east attended private schools?", True, "6.1%"),
+        ("9", "What is the atomic number of oxygen?", False, None),  # no sentence holds it
+        ("6", "What is the atomic number of oxygen?", False, None),  # carbon's protons, not oxygen's number
+        ("Yes.", "Is oxygen an element?", False, None),  # still nothing to check
+    ],
+)
+def test_a_bare_number_is_checked_as_a_number_not_dropped_for_having_no_words(reply, question, kept, cited):
+    """SQuAD calibration: "8", "6.1%", "5.3%" were dropped as "no content words" although the sentence beside the
+    question states them; a bare number is now cited where it stands, and the claim check pairs it with what the
+    question counts."""
+    from assistant.documents import Document, split_passages
+
+    passages = split_passages(Document("elements.txt", None, _ELEMENTS))
+    claim = ground(reply, question, statements(passages), Vocabulary(_ELEMENTS))
+    assert claim.kept is kept, claim.reason
+    if cited:
+        assert any(cited in s.text for s in claim.support)
