@@ -298,7 +298,8 @@ def test_a_reply_is_split_into_sentences_as_the_article_is():
 
 
 _ELEMENTS = (
-    "Oxygen is a chemical element with atomic number 8. It is a member of the chalcogen group on the periodic table.\n\n"
+    "Oxygen is a chemical element with atomic number 8. It is a member of the chalcogen group on the periodic "
+    "table.\n\n"
     "In 1992, 6.1% of students in the east attended private schools. Carbon has 6 protons."
 )
 
