@@ -12,6 +12,8 @@ same sentence is another man). So the pairs a sentence asserts are read from its
 - **who did what**: a named doer and what it acted on ("Syria closed its embassy": the cited sentence about the
   embassy's closure names Azerbaijan, not Syria), and who said what (a saying needs a cited sentence that reports
   that person saying something).
+- **whose it is**: a named owner and what it owns ("Al-Sharaa's personal message": the cited sentence's message is
+  "from President Ilham Aliyev"); a name given to "Whose message …?" is read the same way.
 
 And the answer must answer the question asked: when the question asks for the holder of a role ("Who is
 Azerbaijan's ambassador in Damascus?"), a person named in the answer must hold that role, with the question's
@@ -67,6 +69,17 @@ class Action:
     def __str__(self) -> str:
         doer = " ".join(sorted(self.doer)).title()
         return f"{doer} saying something" if self.speech else f"{doer} with {self.done_to}"
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """A named owner (the words of its name) and what it owns (the owned noun's head word)."""
+
+    owner: frozenset[str]
+    thing: str
+
+    def __str__(self) -> str:
+        return f"{' '.join(sorted(self.owner)).title()}'s {self.thing}"
 
 
 def parser():
@@ -447,6 +460,52 @@ def _answers_another_doer(sentence: str, question: str) -> str | None:
     return None
 
 
+_OWNING = {"from", "of", "by"}  # "a message from Aliyev", "the leader of Syria", "a novel by Tolstoy"
+
+
+def ownerships(text: str, question: str = "") -> set[Ownership]:
+    """Whose things a sentence says they are ("Al-Sharaa's message"). A name with no verb answering "Whose …?"
+    says it owns what the question asks about ("Ahmad Al-Sharaa." for "Whose message did they carry?")."""
+    doc = _parse(text)
+    found = {
+        Ownership(named[0], _word(t.head))
+        for t in doc
+        if t.dep_ == "poss" and t.head.pos_ == "NOUN"
+        for named in [_doer(t)]
+        if named
+    }
+    if found or not question or any(t.pos_ in {"VERB", "AUX"} for t in doc):
+        return found
+    asked = next((t for t in _parse(question) if t.pos_ != "ADP"), None)  # "(To) whose …?", not a relative "whose"
+    whose = asked if asked is not None and asked.lower_ == "whose" and asked.head.pos_ == "NOUN" else None
+    head = next((t for t in doc if t.dep_ == "ROOT"), None)
+    named = _doer(head) if whose is not None and head is not None else None
+    return {Ownership(named[0], _word(whose.head))} if named else found
+
+
+def _owners_of(noun) -> list[frozenset[str]]:
+    """The names a noun belongs to in its own sentence: "Aliyev's message", "a message from Aliyev"."""
+    owners = [c for c in noun.children if c.dep_ == "poss"]
+    owners += [g for c in noun.children if c.dep_ == "prep" and c.lower_ in _OWNING for g in c.children
+               if g.dep_ == "pobj"]  # fmt: skip
+    return [named[0] for o in owners for named in [_doer(o)] if named]
+
+
+def _ownership_stands(ownership: Ownership, cited: list[str]) -> bool:
+    """A cited sentence that gives the thing a named owner gives it this one. A thing the cited sentences name
+    with no owner, or do not name at all, is a paraphrase the word checks have judged."""
+    owned_by_another = False
+    for text in cited:
+        for noun in _parse(text):
+            if noun.pos_ != "NOUN" or not _alike(_word(noun), ownership.thing):
+                continue
+            owners = _owners_of(noun)
+            if any(_alike(a, b) for owner in owners for a in owner for b in ownership.owner):
+                return True
+            owned_by_another = owned_by_another or bool(owners)
+    return not owned_by_another
+
+
 def _reports_saying(sent) -> bool:
     """A verb of saying, a word for what was said ("statement", "according to"), or quotation marks."""
     cues = {t.lemma_ for t in sent} | {t.lower_ for t in sent}
@@ -477,6 +536,9 @@ def unpaired(sentence: str, cited: list[str], question: str = "") -> str | None:
     for action in sorted(actions(sentence, question), key=str):
         if not _action_stands(action, cited):
             return f"no cited sentence has {action}"
+    for ownership in sorted(ownerships(sentence, question), key=str):
+        if not _ownership_stands(ownership, cited):
+            return f"no cited sentence has {ownership}"
     return None
 
 

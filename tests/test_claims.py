@@ -80,6 +80,14 @@ CAUGHT = [  # (question, the answer given at cddbaec or one like it, a word of t
         "President Ilham Aliyev sent a message to Syria's transitional leader, Ahmad Al-Sharaa.",
         "what Aliyev did",
     ),
+    (  # the answer `python -m bench` got at 592221e: the message is Aliyev's, carried to Al-Sharaa
+        "Whose personal message did the delegation carry?",
+        "The delegation carried Ahmad Al-Sharaa's personal message from President Ilham Aliyev to Syria's "
+        "transitional leader, Ahmad Al-Sharaa.",
+        "Sharaa's messag",
+    ),
+    ("Whose personal message did the delegation carry?", "Ahmad Al-Sharaa.", "Sharaa's messag"),  # a phrase
+    ("Whose message did the delegation carry?", "Samir Sharifov.", "Sharifov's messag"),  # he carried it
 ]
 KEPT = [  # right answers, phrased as the model phrases them
     ("Who led the delegation?", LED),
@@ -105,6 +113,11 @@ KEPT = [  # right answers, phrased as the model phrases them
     ("What could Baku help revive?", "Azerbaijan could help revive Syria's battered energy sector."),  # one country
     ("Who headed the Azerbaijani team that went to the Syrian capital?", "Samir Sharifov."),  # "Azerbaijani" narrows
     ("how long was the embasy closed?", "12 years."),  # "embasy" is a misspelled word, not a name
+    ("Whose personal message did the delegation carry?", "President Ilham Aliyev."),
+    ("Whose message did the delegation carry?", "The delegation carried President Ilham Aliyev's message."),
+    ("Whose message did he carry?", "He carried Aliyev's personal message to Syria's transitional leader."),
+    ("What did the delegation carry?", "Aliyev's personal message."),  # "from Aliyev" is Aliyev's
+    ("The president whose message the delegation carried met Al-Sharaa at which forum?", "Antalya Diplomacy Forum."),
 ]
 
 
